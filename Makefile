@@ -1,0 +1,42 @@
+# Entry points: `make run` (the main job) and `make test` (every test). Python 3.11 and make are all they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+DIST := build/dist
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
+export ANSIBLE_NOCOLOR := 1
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup build run test unit integration lint sanity docs clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# The tests and the main job use the built and installed collection, as users get it.
+build: setup
+	rm -rf $(DIST) build/collections/ansible_collections/squirrel/ssm
+	$(BIN)/ansible-galaxy collection build --force --output-path $(DIST) .
+	$(BIN)/ansible-galaxy collection install --force -p build/collections $(DIST)/squirrel-ssm-*.tar.gz
+
+# The main job: configure registries on the SSM sandbox, or on your SSM when SSM_URL is set.
+run: build
+	$(BIN)/python tools/main_job.py
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit tests/contract
+
+integration: build
+	$(BIN)/python -m pytest -q tests/integration
+
+test: build
+	$(BIN)/python -m pytest tests/unit tests/contract tests/integration
+
+docs:
+	$(BIN)/python tools/gendocs.py
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # How every module of the collection reaches SSM. Keep in step with CONNECTION_SPEC in module_utils/ssm_api.py.
+    DOCUMENTATION = r'''
+options:
+  ssm_url:
+    description:
+      - The address of SSM's web UI, for example C(http://ssm.example:8000).
+      - The API is C(<ssm_url>/api); a trailing C(/api) is not doubled.
+      - If not set, the environment variable E(SSM_URL) is used.
+    type: str
+    required: true
+  ssm_api_key:
+    description:
+      - An SSM API key (Settings > Authentication > API KEY), sent as a Bearer token.
+      - One of O(ssm_api_key) or O(ssm_username) and O(ssm_password) is required.
+      - SSM v0.1 accepts no API key on its registry routes; use O(ssm_username) and O(ssm_password) there.
+      - If not set, the environment variable E(SSM_API_KEY) is used.
+    type: str
+  ssm_username:
+    description:
+      - The e-mail address of an SSM user, to log in once and reuse the session cookie.
+      - When both an API key and a username are given, the username and password are used.
+      - If not set, the environment variable E(SSM_USERNAME) is used.
+    type: str
+  ssm_password:
+    description:
+      - The password of O(ssm_username).
+      - If not set, the environment variable E(SSM_PASSWORD) is used.
+    type: str
+  validate_certs:
+    description:
+      - Whether to check SSM's TLS certificate. Turning it off prints a warning.
+      - If not set, the environment variable E(SSM_VALIDATE_CERTS) is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A CA bundle (PEM) to check SSM's certificate with, for an SSM behind a private CA.
+      - If not set, the environment variable E(SSM_CA_PATH) is used.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each answer of SSM.
+      - If not set, the environment variable E(SSM_TIMEOUT) is used.
+    type: float
+    default: 30
+  ssm_api_version:
+    description:
+      - Which SSM API to speak. V(auto) tries SSM v0.5's paths and falls back to v0.1's on a 404.
+      - If not set, the environment variable E(SSM_API_VERSION) is used.
+    type: str
+    choices: [auto, '0.5', '0.1']
+    default: auto
+'''

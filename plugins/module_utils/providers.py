@@ -1,0 +1,319 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The per-provider credential rules of SSM: one table that validation, docs and tests read.
+
+Each provider's rules are an Ansible argument spec, applied with ansible-core's own
+ArgumentSpecValidator, so that messages read like Ansible's.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import binascii
+import re
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.six.moves.urllib.parse import urlparse
+
+COLLECTION = 'squirrel.ssm'
+MASK = '********'
+
+
+def text(value):
+    """A non-empty string: SSM stores anything, an empty field silently breaks update checks."""
+    if isinstance(value, (dict, list, bool)) or value is None:
+        raise TypeError('expected a string')
+    value = str(value)
+    if not value.strip():
+        raise ValueError('it is empty')
+    return value
+
+
+def http_url(value):
+    value = text(value)
+    parsed = urlparse(value)
+    if parsed.scheme not in ('http', 'https') or not parsed.netloc:
+        raise ValueError('it is not an http:// or https:// URL')
+    return value
+
+
+def registry_address(value):
+    """Gitea and Forgejo: SSM prefixes https:// when the scheme is missing, so a bare host is fine."""
+    value = text(value)
+    if '://' in value:
+        return http_url(value)
+    if not re.match(r'^[A-Za-z0-9.-]+(:\d+)?(/\S*)?$', value):
+        raise ValueError('it is neither a host name nor an http(s) URL')
+    return value
+
+
+def docker_auth(value):
+    """Base64 of login:password, as in ~/.docker/config.json. The message never shows the value."""
+    value = text(value)
+    try:
+        decoded = base64.b64decode(value, validate=True).decode('utf-8')
+    except (binascii.Error, ValueError):
+        raise ValueError('it is not valid base64')
+    login, sep, password = decoded.partition(':')
+    if not sep or not login or not password:
+        raise ValueError('it does not decode to login:password')
+    return value
+
+
+def aws_region(value):
+    value = text(value)
+    if not re.match(r'^[a-z]{2}(-[a-z]+)+-\d+$', value):
+        raise ValueError('it is not an AWS region code such as eu-west-1')
+    return value
+
+
+def aws_access_key_id(value):
+    value = text(value)
+    if not re.match(r'^[A-Z0-9]{16,128}$', value):
+        raise ValueError('it is not an AWS access key ID (16 or more upper-case letters and digits, e.g. AKIA...)')
+    if value.startswith('ASIA'):
+        raise ValueError('it is a temporary key (ASIA...); SSM cannot store the session token it needs, use a long-term key (AKIA...)')
+    return value
+
+
+def email(value):
+    value = text(value)
+    if not re.match(r'^[^@\s]+@[^@\s]+\.[^@\s]+$', value):
+        raise ValueError('it is not an e-mail address (the client_email of the service-account key)')
+    return value
+
+
+def pem_private_key(value):
+    value = text(value).replace('\\n', '\n')
+    if not re.search(r'-----BEGIN [A-Z ]*PRIVATE KEY-----\s[\s\S]+\s-----END [A-Z ]*PRIVATE KEY-----', value):
+        raise ValueError('it is not a PEM private key (the private_key of the service-account key)')
+    return value
+
+
+def quay_part(value):
+    value = text(value)
+    if '+' in value:
+        raise ValueError("it contains '+': a robot account name namespace+account goes into namespace and account separately")
+    return value
+
+
+class Field:
+    def __init__(self, description, required=False, secret=False, type=text, default=None, aliases=None,
+                 deprecated_aliases=None):
+        self.description = description
+        self.required = required
+        self.secret = secret
+        self.type = type
+        self.default = default
+        self.aliases = aliases or []
+        self.deprecated_aliases = deprecated_aliases or []
+
+    def spec(self):
+        spec = dict(type=self.type, required=self.required, no_log=self.secret)
+        if self.default is not None:
+            spec['default'] = self.default
+        if self.aliases:
+            spec['aliases'] = list(self.aliases)
+        if self.deprecated_aliases:
+            spec['deprecated_aliases'] = [dict(name=name, version='2.0.0', collection_name=COLLECTION)
+                                          for name in self.deprecated_aliases]
+        return spec
+
+
+class Provider:
+    def __init__(self, name, title, fields, builtin=True, check='', required_together=None,
+                 mutually_exclusive=None, required_one_of=None):
+        self.name = name
+        self.title = title
+        self.fields = fields
+        self.builtin = builtin
+        self.check = check
+        self.required_together = required_together or []
+        self.mutually_exclusive = mutually_exclusive or []
+        self.required_one_of = required_one_of or []
+
+    def argument_spec(self):
+        return dict((name, field.spec()) for name, field in self.fields.items())
+
+    def validator(self):
+        return ArgumentSpecValidator(self.argument_spec(), mutually_exclusive=self.mutually_exclusive,
+                                     required_together=self.required_together,
+                                     required_one_of=self.required_one_of)
+
+    @property
+    def secret_fields(self):
+        return set(name for name, field in self.fields.items() if field.secret)
+
+    def accepted_names(self):
+        names = set(self.fields)
+        for field in self.fields.values():
+            names.update(field.aliases)
+        return names
+
+
+def _url_login_password_auth(url_field):
+    """custom, gitea and forgejo share their fields: login+password together, or auth alone."""
+    return dict(
+        fields=dict(
+            url=url_field,
+            login=Field('Login (user name) on the registry; goes with I(password).'),
+            password=Field('Password or token of I(login).', secret=True),
+            auth=Field('Base64 of C(login:password), instead of I(login) and I(password).', secret=True,
+                       type=docker_auth),
+        ),
+        required_together=[['login', 'password']],
+        mutually_exclusive=[['auth', 'login'], ['auth', 'password']],
+    )
+
+
+PROVIDERS = dict((provider.name, provider) for provider in [
+    Provider('acr', 'ACR (Azure Container Registry)', dict(
+        clientid=Field('Service principal client ID.', required=True),
+        clientsecret=Field('Service principal secret.', required=True, secret=True),
+    )),
+    Provider('custom', 'CUSTOM (self-hosted Docker registry)', builtin=False, **_url_login_password_auth(
+        Field('Registry URL, for example C(http://localhost:5000); SSM appends C(/v2) itself.', required=True,
+              type=http_url))),
+    Provider('ecr', 'ECR (Amazon Elastic Container Registry)', dict(
+        accesskeyid=Field('AWS access key ID (the guide calls it I(accesskey)).', required=True,
+                          type=aws_access_key_id, aliases=['accesskey']),
+        secretaccesskey=Field('AWS secret access key.', required=True, secret=True),
+        region=Field('AWS region code, for example C(eu-west-1).', required=True, type=aws_region),
+    )),
+    Provider('forgejo', 'Forgejo', **_url_login_password_auth(
+        Field('Forgejo URL, for example C(https://forgejo.example.com); SSM adds C(https://) when the scheme '
+              'is missing.', required=True, type=registry_address))),
+    Provider('gcr', 'GCR (Google Container Registry)', dict(
+        clientemail=Field('Service account C(client_email).', required=True, type=email),
+        privatekey=Field('Service account C(private_key) (PEM).', required=True, secret=True, type=pem_private_key),
+    )),
+    Provider('ghcr', 'GHCR (GitHub Container Registry)', dict(
+        username=Field('GitHub user name.', required=True),
+        token=Field('GitHub personal access token (C(read:packages)).', required=True, secret=True),
+    )),
+    Provider('gitea', 'Gitea', **_url_login_password_auth(
+        Field('Gitea URL, for example C(https://gitea.example.com); SSM adds C(https://) when the scheme '
+              'is missing.', required=True, type=registry_address))),
+    Provider('gitlab', 'GitLab Container Registry', dict(
+        url=Field('Registry base URL.', type=http_url, default='https://registry.gitlab.com'),
+        authurl=Field('GitLab authentication base URL.', type=http_url, default='https://gitlab.com'),
+        token=Field('GitLab personal access token (C(read_registry)).', required=True, secret=True),
+    )),
+    Provider('hub', 'HUB (Docker Hub)', dict(
+        login=Field('Docker ID (not the e-mail address); goes with I(password).'),
+        password=Field('Docker Hub access token or password. I(token) is its deprecated spelling.', secret=True,
+                       aliases=['token'], deprecated_aliases=['token']),
+        auth=Field('Base64 of C(login:password), instead of I(login) and I(password).', secret=True,
+                   type=docker_auth),
+    ), required_together=[['login', 'password']], mutually_exclusive=[['auth', 'login'], ['auth', 'password']],
+        required_one_of=[['login', 'auth']]),
+    Provider('lscr', 'LSCR (LinuxServer Container Registry)', dict(
+        username=Field('GitHub user name.', required=True),
+        token=Field('GitHub personal access token (C(read:packages)).', required=True, secret=True),
+    )),
+    Provider('quay', 'Quay', dict(
+        namespace=Field('Robot account namespace (the part before C(+)).', required=True, type=quay_part),
+        account=Field('Robot account name (the part after C(+)).', required=True, type=quay_part),
+        token=Field('Robot account token.', required=True, secret=True),
+    )),
+])
+
+BUILTIN_PROVIDERS = sorted(name for name, provider in PROVIDERS.items() if provider.builtin)
+
+# Names a field or alias has in any provider. A name is secret in every provider that has it.
+SECRET_NAMES = set()
+for _provider in PROVIDERS.values():
+    for _name, _field in _provider.fields.items():
+        if _field.secret:
+            SECRET_NAMES.update([_name] + _field.aliases)
+KNOWN_NAMES = set()
+for _provider in PROVIDERS.values():
+    KNOWN_NAMES.update(_provider.accepted_names())
+
+
+def credentials_argument_spec():
+    """What the module accepts under credentials before it knows the provider: every name of
+    every provider, with no_log on the secret ones, so that no failure can echo a secret."""
+    return dict((name, dict(type='raw', no_log=name in SECRET_NAMES)) for name in sorted(KNOWN_NAMES))
+
+
+class InvalidCredentials(Exception):
+    pass
+
+
+def validate_credentials(provider_name, credentials, where):
+    """Return (stored fields, deprecations) or raise InvalidCredentials naming `where`, the provider and the field."""
+    provider = PROVIDERS[provider_name]
+    given = dict((key, value) for key, value in (credentials or {}).items() if value is not None)
+    result = provider.validator().validate(given)
+    if result.error_messages:
+        messages = []
+        for error in result.errors:
+            message = str(error)
+            if type(error).__name__ == 'UnsupportedError':
+                unknown = ', '.join(sorted(set(given) - provider.accepted_names()))
+                message = 'field(s) %s do not belong to %s; its fields are %s' % (
+                    unknown, provider_name, ', '.join(sorted(provider.fields)))
+            messages.append(message)
+        raise InvalidCredentials('%s: credentials for provider %s: %s' % (where, provider_name, '; '.join(messages)))
+    wanted = dict((name, result.validated_parameters[name]) for name in provider.fields
+                  if result.validated_parameters.get(name) is not None)
+    return wanted, result._deprecations
+
+
+def mask(provider_name, credentials):
+    """Stored or wanted credentials with every secret value replaced; rows of unknown providers
+    keep only the names known to be harmless."""
+    provider = PROVIDERS.get(provider_name)
+    secret = provider.secret_fields if provider else None
+    masked = {}
+    for name, value in (credentials or {}).items():
+        hidden = name in secret if provider else name in SECRET_NAMES or name not in KNOWN_NAMES
+        masked[name] = MASK if hidden else value
+    return masked
+
+
+def secret_values(provider_name, credentials):
+    provider = PROVIDERS.get(provider_name)
+    names = provider.secret_fields if provider else SECRET_NAMES | (set(credentials or {}) - KNOWN_NAMES)
+    return [value for name, value in (credentials or {}).items() if name in names and isinstance(value, str) and value]
+
+
+def diff_view(provider_name, credentials, compared_to=None):
+    """Masked credentials for a diff: a secret shows that it changes, never its value."""
+    view = mask(provider_name, credentials)
+    if compared_to is not None:
+        for name in view:
+            if view[name] == MASK and credentials.get(name) != compared_to.get(name):
+                view[name] = MASK + ' (changed)'
+    return view
+
+
+def credentials_doc():
+    """The DOCUMENTATION of the credentials option, from the table (used by the doc fragment)."""
+    providers_of = {}
+    for provider in PROVIDERS.values():
+        for name, field in provider.fields.items():
+            providers_of.setdefault(name, []).append(provider.name)
+            for alias in field.aliases:
+                providers_of.setdefault(alias, []).append(provider.name)
+    lines = []
+    for name in sorted(KNOWN_NAMES):
+        descriptions = []
+        for provider_name in providers_of[name]:
+            provider = PROVIDERS[provider_name]
+            field = provider.fields.get(name)
+            if field is None:
+                target = [n for n, f in provider.fields.items() if name in f.aliases][0]
+                descriptions.append('%s: alias of I(%s)%s.' % (
+                    provider_name, target, ' (deprecated)' if name in provider.fields[target].deprecated_aliases else ''))
+            else:
+                descriptions.append('%s: %s%s%s' % (
+                    provider_name, field.description, ' Required.' if field.required else '',
+                    ' Default C(%s).' % field.default if field.default else ''))
+        if name in SECRET_NAMES:
+            descriptions.append('Secret: never logged nor returned.')
+        lines.append((name, descriptions))
+    return lines

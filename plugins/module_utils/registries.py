@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What to do to a registry row: resolve what the user wants, compare with what SSM stores, plan the one
+write (if any) that closes the gap. Everything here runs before the first write."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
+    PROVIDERS, InvalidCredentials, diff_view, mask, validate_credentials)
+
+# What SSM's web client sends as authScheme when it creates a custom registry; the same lets the UI show it.
+CUSTOM_AUTH_SCHEME = [
+    {'name': 'url', 'type': 'string'},
+    {'name': 'Connection Type', 'type': 'choice', 'values': [
+        [{'name': 'login', 'type': 'string'}, {'name': 'password', 'type': 'string'}],
+        [{'name': 'auth', 'type': 'string'}],
+    ]},
+]
+
+ITEM_SPEC_KEYS = ('provider', 'name', 'state', 'credentials')
+
+
+class PlanError(Exception):
+    pass
+
+
+class Wanted:
+    def __init__(self, where, provider, name, state, credentials, deprecations):
+        self.where = where
+        self.provider = provider
+        self.name = name
+        self.state = state
+        self.credentials = credentials
+        self.deprecations = deprecations
+
+
+class Change:
+    """One registry's outcome: `action` and the request it needs (`method` None when nothing is written)."""
+
+    def __init__(self, name, provider, action, method=None, body=None, before=None, after=None, row=None):
+        self.name = name
+        self.provider = provider
+        self.action = action
+        self.method = method
+        self.body = body
+        self.before = before
+        self.after = after
+        self.row = row
+
+    @property
+    def changed(self):
+        return self.method is not None
+
+
+def describe(index, item):
+    name = item.get('name') or item.get('provider')
+    return 'registries[%d] (%s)' % (index, name) if index is not None else 'registry %s' % name
+
+
+def resolve(item, index=None):
+    """Validate one item against its provider's rules; no request is made here."""
+    where = describe(index, item)
+    provider = item.get('provider')
+    if provider not in PROVIDERS:
+        raise PlanError('%s: provider must be one of %s, got %s' % (where, ', '.join(sorted(PROVIDERS)), provider))
+    state = item.get('state') or 'present'
+    name = item.get('name')
+    if provider == 'custom' and not name:
+        raise PlanError('%s: name is required for provider custom (a custom registry has a name of its own)' % where)
+    name = name or provider
+    if PROVIDERS[provider].builtin and name != provider:
+        raise PlanError('%s: provider %s is built in: SSM has exactly one %s row, named %s, so name must be %s '
+                        'or left out' % (where, provider, provider, provider, provider))
+    if state == 'absent' and PROVIDERS[provider].builtin:
+        raise PlanError('%s: SSM cannot delete the built-in registry %s; state: reset clears its credentials and '
+                        'makes it anonymous again' % (where, name))
+    credentials, deprecations = None, []
+    if state == 'present' and (item.get('credentials') is not None or not PROVIDERS[provider].builtin):
+        try:
+            credentials, deprecations = validate_credentials(provider, item.get('credentials'), where)
+        except InvalidCredentials as e:
+            raise PlanError(str(e))
+    return Wanted(where, provider, name, state, credentials, deprecations)
+
+
+def plan(wanted, rows):
+    """Compare one wanted registry with SSM's rows; refuse what SSM would store wrongly."""
+    row = rows.get(wanted.name)
+    if row is not None:
+        stored_provider = row.get('provider')
+        if stored_provider not in PROVIDERS:
+            raise PlanError('%s: the SSM row %s has provider %s, which SSM no longer knows; the collection does not '
+                            'write to it (delete or fix it in SSM)' % (wanted.where, wanted.name, stored_provider))
+        if stored_provider != wanted.provider:
+            raise PlanError('%s: the name %s belongs to a %s registry in SSM, not to a %s one; choose another name'
+                            % (wanted.where, wanted.name, stored_provider, wanted.provider))
+    stored = (row or {}).get('auth') or None
+    auth_set = bool(row and row.get('authSet'))
+
+    def change(action, method=None, body=None, after=None):
+        return Change(wanted.name, wanted.provider, action, method, body,
+                      before=_diff_side(wanted, row, stored, None) if row else {},
+                      after=_diff_side(wanted, row or {}, after, stored) if action != 'deleted' else {},
+                      row=row)
+
+    if wanted.state == 'absent':
+        return change('deleted', 'DELETE') if row else change('unchanged')
+    if row is None and wanted.provider != 'custom':
+        raise PlanError('%s: SSM has no %s row (SSM creates it when it starts); is %s an SSM server of a version '
+                        'that knows %s?' % (wanted.where, wanted.name, wanted.name, wanted.provider))
+    if wanted.state == 'reset':
+        if row is None:
+            raise PlanError('%s: there is no registry %s in SSM to reset' % (wanted.where, wanted.name))
+        return change('reset', 'PATCH', after=None) if (stored or auth_set) else change('unchanged', after=stored)
+    if wanted.credentials is None:
+        return change('unchanged', after=stored)
+    if row is None:
+        return change('created', 'PUT', dict(auth=wanted.credentials, authScheme=CUSTOM_AUTH_SCHEME),
+                      after=wanted.credentials)
+    if stored == wanted.credentials and auth_set:
+        return change('unchanged', after=stored)
+    return change('updated', 'POST', dict(auth=wanted.credentials), after=wanted.credentials)
+
+
+def plan_purge(wanted_names, rows):
+    """With purge: custom rows not wanted are deleted, built-in rows not wanted with credentials are reset.
+    Rows of providers SSM no longer knows are never touched."""
+    changes = []
+    for name, row in sorted(rows.items()):
+        provider = row.get('provider')
+        if name in wanted_names or provider not in PROVIDERS:
+            continue
+        stored = row.get('auth') or None
+        before = dict(name=name, provider=provider, credentials=mask(provider, stored))
+        if provider == 'custom':
+            changes.append(Change(name, provider, 'deleted', 'DELETE', before=before, after={}, row=row))
+        elif stored or row.get('authSet'):
+            changes.append(Change(name, provider, 'reset', 'PATCH', before=before,
+                                  after=dict(name=name, provider=provider, credentials={}), row=row))
+    return changes
+
+
+def apply(client, change):
+    name = change.name
+    if change.method == 'PUT':
+        client.create(name, change.body['auth'], change.body['authScheme'])
+    elif change.method == 'POST':
+        client.update(name, change.body['auth'])
+    elif change.method == 'PATCH':
+        client.reset(name)
+    elif change.method == 'DELETE':
+        client.delete(name)
+
+
+def _diff_side(wanted, row, credentials, compared_to):
+    side = dict(name=wanted.name, provider=wanted.provider)
+    if compared_to is None:
+        side['credentials'] = mask(wanted.provider, credentials)
+    else:
+        side['credentials'] = diff_view(wanted.provider, credentials or {}, compared_to)
+    return side
+
+
+def row_view(row, change=None):
+    """A row as modules return it: never a secret value. After a change, the row as SSM now stores it."""
+    provider = row.get('provider') if row else change.provider
+    auth = (row or {}).get('auth') or None
+    auth_set = bool(row and row.get('authSet'))
+    view = dict(name=(row or {}).get('name') or change.name, provider=provider,
+                full_name=(row or {}).get('fullName'),
+                can_auth=(row or {}).get('canAuth', True), can_anonymous=(row or {}).get('canAnonymous', False))
+    if change is not None and change.method in ('PUT', 'POST'):
+        auth, auth_set = change.body['auth'], True
+    elif change is not None and change.method == 'PATCH':
+        auth, auth_set = None, False
+    view['auth_set'] = auth_set
+    view['credentials'] = mask(provider, auth)
+    return view

@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one way this collection talks to SSM: connection options, HTTP, authentication and error mapping."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import time
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.six.moves.urllib.parse import quote
+
+REQUESTS_IMPORT_ERROR = None
+try:
+    import requests
+except ImportError:
+    requests = None
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+CONNECTION_SPEC = dict(
+    ssm_url=dict(type='str', required=True, fallback=(env_fallback, ['SSM_URL'])),
+    ssm_api_key=dict(type='str', no_log=True, fallback=(env_fallback, ['SSM_API_KEY'])),
+    ssm_username=dict(type='str', fallback=(env_fallback, ['SSM_USERNAME'])),
+    ssm_password=dict(type='str', no_log=True, fallback=(env_fallback, ['SSM_PASSWORD'])),
+    validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['SSM_VALIDATE_CERTS'])),
+    ca_path=dict(type='path', fallback=(env_fallback, ['SSM_CA_PATH'])),
+    timeout=dict(type='float', default=30, fallback=(env_fallback, ['SSM_TIMEOUT'])),
+    ssm_api_version=dict(type='str', default='auto', choices=['auto', '0.5', '0.1'],
+                         fallback=(env_fallback, ['SSM_API_VERSION'])),
+)
+CONNECTION_REQUIRED_ONE_OF = [['ssm_api_key', 'ssm_username']]
+CONNECTION_REQUIRED_TOGETHER = [['ssm_username', 'ssm_password']]
+
+REGISTRY_PATHS = {'0.5': '/container-registries', '0.1': '/containers/registries'}
+RETRY_STATUS = (429, 500, 502, 503, 504)
+
+
+class SSMError(Exception):
+    """A failure explained for the user; `landed` tells a write that may have reached SSM."""
+
+    def __init__(self, message, status=None):
+        super(SSMError, self).__init__(message)
+        self.status = status
+
+
+class SSMClient:
+    """One requests session (keep-alive) for a whole module run."""
+
+    def __init__(self, ssm_url, ssm_api_key=None, ssm_username=None, ssm_password=None, validate_certs=True,
+                 ca_path=None, timeout=30, ssm_api_version='auto', retry_seconds=20, warn=None, **ignored):
+        url = ssm_url.rstrip('/')
+        self.api = url if url.endswith('/api') else url + '/api'
+        self.api_key = ssm_api_key
+        self.username = ssm_username
+        self.password = ssm_password
+        self.timeout = timeout
+        self.retry_seconds = retry_seconds
+        self.version = None if ssm_api_version == 'auto' else ssm_api_version
+        self.logged_in = False
+        self.session = requests.Session()
+        self.session.verify = ca_path or validate_certs
+        self.session.headers['Accept'] = 'application/json'
+        if not validate_certs and warn:
+            warn('validate_certs is false: the TLS certificate of %s is not checked' % self.api)
+        if self.api_key and not self.username:
+            self.session.headers['Authorization'] = 'Bearer %s' % self.api_key
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _send(self, method, path, body=None):
+        url = self.api + path
+        try:
+            return self.session.request(method, url, json=body, timeout=self.timeout)
+        except requests.exceptions.SSLError as e:
+            raise SSMError('TLS error talking to SSM at %s: %s. Give the CA bundle that signed its certificate '
+                           'in ca_path (SSM_CA_PATH), or set validate_certs: false (SSM_VALIDATE_CERTS)'
+                           % (self.api, _reason(e)))
+        except requests.exceptions.Timeout:
+            raise SSMError('SSM at %s did not answer %s %s within %s seconds: check that SSM is up, or raise '
+                           'timeout (SSM_TIMEOUT)' % (self.api, method, path, self.timeout), status='timeout')
+        except requests.exceptions.ConnectionError as e:
+            raise SSMError('cannot reach SSM at %s: %s. Check ssm_url (SSM_URL)' % (self.api, _reason(e)),
+                           status='connection')
+        except requests.exceptions.RequestException as e:
+            raise SSMError('request to SSM at %s failed: %s. Check ssm_url (SSM_URL)' % (self.api, _reason(e)))
+
+    def request(self, method, path, body=None, retry=None):
+        """Send one call and return the envelope's data. Reads are retried on blips; a write
+        is retried only by callers that re-read first (it may have landed)."""
+        retry = method == 'GET' if retry is None else retry
+        if not self.logged_in and self.username:
+            self.login()
+        deadline = time.time() + self.retry_seconds
+        delay = 0.5
+        while True:
+            try:
+                response = self._send(method, path, body)
+                if response.status_code not in RETRY_STATUS:
+                    return self._data(method, path, response)
+                error = self._refusal(method, path, response)
+            except SSMError as e:
+                if e.status not in ('connection', 'timeout'):
+                    raise
+                error = e
+            if not retry or time.time() + delay > deadline:
+                raise error
+            time.sleep(delay)
+            delay = min(delay * 2, 4)
+
+    def login(self):
+        response = self._send('POST', '/users/login', dict(username=self.username, password=self.password))
+        if response.status_code == 401:
+            raise SSMError('SSM rejected the login of %s (401 %s): check ssm_username (SSM_USERNAME) and '
+                           'ssm_password (SSM_PASSWORD)' % (self.username, _message(response) or 'Unauthorized'),
+                           status=401)
+        self._data('POST', '/users/login', response)
+        self.logged_in = True
+
+    def _data(self, method, path, response):
+        if response.status_code == 401:
+            raise self._unauthorized(response)
+        try:
+            envelope = response.json()
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict) or 'success' not in envelope:
+            kind = 'an HTML page' if 'html' in response.headers.get('Content-Type', '') else 'something else'
+            raise SSMError('SSM at %s answered %s %s with %s (HTTP %s), not SSM\'s API JSON: check that ssm_url '
+                           '(SSM_URL) is the address of SSM\'s web UI (its API is served under /api)'
+                           % (self.api, method, path, kind, response.status_code), status=response.status_code)
+        if response.status_code >= 400 or not envelope.get('success'):
+            raise self._refusal(method, path, response)
+        return envelope.get('data')
+
+    def _refusal(self, method, path, response):
+        return SSMError('SSM refused %s %s (HTTP %s): %s' % (method, path, response.status_code,
+                                                             _message(response) or response.reason),
+                        status=response.status_code)
+
+    def _unauthorized(self, response):
+        if self.username:
+            return SSMError('SSM at %s answered 401 for the session of %s: check ssm_username (SSM_USERNAME) and '
+                            'ssm_password (SSM_PASSWORD)' % (self.api, self.username), status=401)
+        message = 'SSM at %s rejected the API key (401): check ssm_api_key (SSM_API_KEY); every user finds ' \
+                  'theirs in Settings > Authentication > API KEY' % self.api
+        if self.version == '0.1' or not response.headers.get('Content-Type', '').startswith('application/json'):
+            message += '. SSM v0.1 accepts no API key on its registry routes: give ssm_username and ssm_password'
+        return SSMError(message, status=401)
+
+    # -- registries ---------------------------------------------------------------------------
+
+    def _registry_path(self, name=None):
+        path = REGISTRY_PATHS[self.version or '0.5']
+        return path if name is None else '%s/%s' % (path, quote(name, safe=''))
+
+    def registries(self):
+        """Every stored row, keyed by name. SSM v0.1 is recognised by a 404 on the v0.5 path."""
+        try:
+            data = self.request('GET', self._registry_path())
+        except SSMError as e:
+            if self.version is not None or e.status != 404:
+                raise
+            self.version = '0.1'
+            data = self.request('GET', self._registry_path())
+        if self.version is None:
+            self.version = '0.5'
+        rows = (data or {}).get('registries') if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise SSMError('SSM at %s answered the registry list without a list of registries' % self.api)
+        return dict((row.get('name'), row) for row in rows if isinstance(row, dict))
+
+    def create(self, name, auth, auth_scheme):
+        self.request('PUT', self._registry_path(name), dict(auth=auth, authScheme=auth_scheme))
+
+    def update(self, name, auth):
+        self.request('POST', self._registry_path(name), dict(auth=auth))
+
+    def reset(self, name):
+        self.request('PATCH', self._registry_path(name))
+
+    def delete(self, name):
+        self.request('DELETE', self._registry_path(name))
+
+
+def _message(response):
+    try:
+        message = response.json().get('message')
+    except (ValueError, AttributeError):
+        return response.text.strip()[:200] if 'html' not in response.headers.get('Content-Type', '') else ''
+    return '; '.join(message) if isinstance(message, list) else message
+
+
+def _reason(exc):
+    """The innermost cause of a requests error, shorter than its repr chain."""
+    text = str(exc)
+    for marker in ('Connection refused', 'Name or service not known', 'Temporary failure in name resolution',
+                   'No route to host', 'certificate verify failed', 'timed out', 'Remote end closed connection',
+                   'Connection reset', 'Connection aborted', 'nodename nor servname'):
+        if marker in text:
+            return marker.lower()
+    return text

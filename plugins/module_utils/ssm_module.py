@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The base of every module: connection options, the SSM client, check mode, diff and exit."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import (
+    CONNECTION_REQUIRED_ONE_OF, CONNECTION_REQUIRED_TOGETHER, CONNECTION_SPEC, REQUESTS_IMPORT_ERROR, SSMClient,
+    SSMError)
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import secret_values
+
+
+class _AnsibleModule(AnsibleModule):
+    """AnsibleModule whose argument-validation failures can be re-explained by the module's own rules,
+    which name the item, the provider and the field."""
+
+    explain = None
+
+    def fail_json(self, msg, **kwargs):
+        if self.explain is not None and not getattr(self, 'ready', False):
+            msg = self.explain(self.params) or msg
+        super(_AnsibleModule, self).fail_json(msg=msg, **kwargs)
+
+
+class SSMModule:
+    def __init__(self, argument_spec, explain=None, **kwargs):
+        spec = dict(CONNECTION_SPEC)
+        spec.update(argument_spec)
+        kwargs['mutually_exclusive'] = kwargs.get('mutually_exclusive', [])
+        kwargs['required_one_of'] = kwargs.get('required_one_of', []) + CONNECTION_REQUIRED_ONE_OF
+        kwargs['required_together'] = kwargs.get('required_together', []) + CONNECTION_REQUIRED_TOGETHER
+        _AnsibleModule.explain = staticmethod(explain) if explain else None
+        self.module = _AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
+        self.module.ready = True
+        self.params = self.module.params
+        if REQUESTS_IMPORT_ERROR:
+            self.module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+        self.client = SSMClient(warn=self.module.warn, **dict((key, self.params[key]) for key in CONNECTION_SPEC))
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    @property
+    def diff_mode(self):
+        return self.module._diff
+
+    def fail(self, msg, **result):
+        self.module.fail_json(msg=msg, **result)
+
+    def hide_secrets_of(self, rows):
+        """SSM returns stored credentials in clear: make sure none of them can reach any output."""
+        for row in rows.values():
+            self.module.no_log_values.update(secret_values(row.get('provider'), row.get('auth')))
+
+    def rows(self):
+        try:
+            rows = self.client.registries()
+        except SSMError as e:
+            self.fail(str(e))
+        self.hide_secrets_of(rows)
+        return rows
+
+    def run(self, body):
+        """Run the module's body; any SSM failure becomes a message, never a traceback."""
+        try:
+            body()
+        except SSMError as e:
+            self.fail(str(e))
+
+    def exit(self, changed=False, diff=None, **result):
+        if diff is not None and self.diff_mode:
+            result['diff'] = diff
+        self.module.exit_json(changed=changed, **result)

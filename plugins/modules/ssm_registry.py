@@ -1,0 +1,392 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ssm_registry
+short_description: Configure the container registries of Squirrel Servers Manager
+version_added: 1.0.0
+description:
+  - Sets, resets or deletes the credentials SSM uses to reach a container registry (Settings > Registries),
+    for every provider SSM knows - C(acr), C(custom), C(ecr), C(forgejo), C(gcr), C(ghcr), C(gitea), C(gitlab),
+    C(hub), C(lscr) and C(quay).
+  - SSM stores whatever it is sent; this module checks the fields of each provider first, and writes nothing
+    when any of them is wrong.
+  - Writes only when what SSM stores differs from what is wanted. Secrets are never shown, not even in a diff.
+  - Manage one registry with O(provider), O(name), O(state) and O(credentials), or a whole set with
+    O(registries) and O(purge).
+author:
+  - squirrel.ssm contributors
+extends_documentation_fragment:
+  - squirrel.ssm.connection
+  - squirrel.ssm.credentials
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is written; C(changed) and the diff say what would be.
+  diff_mode:
+    support: full
+    description: Before and after of each registry; a secret field shows that it changes, never its value.
+  idempotent:
+    support: full
+    description: A second run with the same input writes nothing and reports no change.
+  action_group:
+    support: full
+    membership:
+      - squirrel.ssm.ssm
+    description: Use C(module_defaults) with C(group/squirrel.ssm.ssm) to set the connection once.
+options:
+  provider:
+    description:
+      - The provider of the registry. Required unless O(registries) is used.
+    type: str
+    choices: [acr, custom, ecr, forgejo, gcr, ghcr, gitea, gitlab, hub, lscr, quay]
+  name:
+    description:
+      - The name of the registry in SSM.
+      - Defaults to O(provider) for the ten built-in providers, which have one row each named after
+        the provider. Required for C(custom).
+    type: str
+  state:
+    description:
+      - V(present) stores O(credentials) (a missing custom registry is created). A built-in registry given
+        no O(credentials) is left as it is.
+      - V(reset) removes the credentials, as SSM's Reset button does, making the registry anonymous again.
+      - V(absent) deletes a custom registry. SSM cannot delete built-in registries; use V(reset) for them.
+      - Defaults to V(present).
+    type: str
+    choices: [present, reset, absent]
+  purge:
+    description:
+      - With O(registries), make SSM match the list exactly. Custom registries that are not in the list are
+        deleted, built-in registries that are not in the list and have credentials are reset.
+      - Rows of providers SSM no longer knows (such as C(hotio)) are never touched.
+    type: bool
+    default: false
+notes:
+  - SSM v0.5 does not use Docker Hub credentials in its update checks (it always registers an anonymous
+    Docker Hub); they are stored all the same.
+seealso:
+  - module: squirrel.ssm.ssm_registry_info
+  - name: SSM registries guide
+    description: The feature this module automates.
+    link: https://squirrelserversmanager.io/docs/user-guides/settings/registry
+'''
+
+EXAMPLES = r'''
+- name: GitHub Container Registry
+  squirrel.ssm.ssm_registry:
+    ssm_url: http://ssm.example:8000
+    ssm_api_key: "{{ vault_ssm_api_key }}"
+    provider: ghcr
+    credentials:
+      username: octocat
+      token: "{{ vault_ghcr_token }}"
+
+- name: A self-hosted registry with basic auth
+  squirrel.ssm.ssm_registry:
+    provider: custom
+    name: harbor
+    credentials:
+      url: https://harbor.example.com
+      login: robot
+      password: "{{ vault_harbor_password }}"
+
+- name: A self-hosted registry with base64 auth (login:password, as in ~/.docker/config.json)
+  squirrel.ssm.ssm_registry:
+    provider: custom
+    name: internal
+    credentials:
+      url: http://registry.internal:5000
+      auth: "{{ 'robot:' ~ vault_internal_password | b64encode }}"
+
+- name: Amazon ECR
+  squirrel.ssm.ssm_registry:
+    provider: ecr
+    credentials:
+      accesskeyid: "{{ vault_aws_access_key_id }}"
+      secretaccesskey: "{{ vault_aws_secret_access_key }}"
+      region: eu-west-1
+
+- name: Azure Container Registry
+  squirrel.ssm.ssm_registry:
+    provider: acr
+    credentials:
+      clientid: "{{ vault_acr_client_id }}"
+      clientsecret: "{{ vault_acr_client_secret }}"
+
+- name: Google Container Registry, from a service-account key file
+  squirrel.ssm.ssm_registry:
+    provider: gcr
+    credentials:
+      clientemail: "{{ (lookup('ansible.builtin.file', 'sa.json') | from_json).client_email }}"
+      privatekey: "{{ (lookup('ansible.builtin.file', 'sa.json') | from_json).private_key }}"
+
+- name: Gitea
+  squirrel.ssm.ssm_registry:
+    provider: gitea
+    credentials:
+      url: https://gitea.example.com
+      login: deploy
+      password: "{{ vault_gitea_password }}"
+
+- name: Forgejo
+  squirrel.ssm.ssm_registry:
+    provider: forgejo
+    credentials:
+      url: https://forgejo.example.com
+      login: deploy
+      password: "{{ vault_forgejo_password }}"
+
+- name: GitLab.com (url and authurl default to gitlab.com's)
+  squirrel.ssm.ssm_registry:
+    provider: gitlab
+    credentials:
+      token: "{{ vault_gitlab_token }}"
+
+- name: Docker Hub with an access token
+  squirrel.ssm.ssm_registry:
+    provider: hub
+    credentials:
+      login: johndoe
+      password: "{{ vault_docker_hub_token }}"
+
+- name: LinuxServer Container Registry
+  squirrel.ssm.ssm_registry:
+    provider: lscr
+    credentials:
+      username: octocat
+      token: "{{ vault_ghcr_token }}"
+
+- name: Quay robot account myorg+ssm
+  squirrel.ssm.ssm_registry:
+    provider: quay
+    credentials:
+      namespace: myorg
+      account: ssm
+      token: "{{ vault_quay_token }}"
+
+- name: Docker Hub back to anonymous access
+  squirrel.ssm.ssm_registry:
+    provider: hub
+    state: reset
+
+- name: Delete a custom registry
+  squirrel.ssm.ssm_registry:
+    provider: custom
+    name: harbor
+    state: absent
+
+- name: The whole set in one task; everything else is reset or deleted
+  squirrel.ssm.ssm_registry:
+    purge: true
+    registries:
+      - provider: ghcr
+        credentials: {username: octocat, token: "{{ vault_ghcr_token }}"}
+      - provider: custom
+        name: harbor
+        credentials: {url: https://harbor.example.com, login: robot, password: "{{ vault_harbor_password }}"}
+'''
+
+RETURN = r'''
+action:
+  description: What was done (or, in check mode, would be done) to the registry.
+  returned: when O(provider) is used
+  type: str
+  choices: [created, updated, reset, deleted, unchanged]
+  sample: updated
+registry:
+  description: The registry as SSM stores it after the task. Every secret value is masked.
+  returned: when O(provider) is used
+  type: dict
+  contains:
+    name:
+      description: Name of the registry in SSM.
+      type: str
+      returned: always
+      sample: ghcr
+    provider:
+      description: Its provider.
+      type: str
+      returned: always
+      sample: ghcr
+    full_name:
+      description: SSM's display name of the provider, when SSM has one.
+      type: str
+      returned: always
+      sample: GitHub Container Registry
+    auth_set:
+      description: Whether credentials are stored.
+      type: bool
+      returned: always
+      sample: true
+    can_auth:
+      description: Whether the registry accepts credentials.
+      type: bool
+      returned: always
+    can_anonymous:
+      description: Whether the registry can be used anonymously.
+      type: bool
+      returned: always
+    credentials:
+      description: The stored fields; secret values are replaced by C(********).
+      type: dict
+      returned: always
+      sample: {username: octocat, token: '********'}
+results:
+  description: One entry per item of O(registries), in order.
+  returned: when O(registries) is used
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the registry.
+      type: str
+      returned: always
+    provider:
+      description: Its provider.
+      type: str
+      returned: always
+    action:
+      description: What was done (created, updated, reset, deleted, unchanged).
+      type: str
+      returned: always
+    changed:
+      description: Whether this item was (or would be) written.
+      type: bool
+      returned: always
+purged:
+  description: Registries not in O(registries) that O(purge) deleted (custom) or reset (built-in).
+  returned: when O(registries) is used
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the registry.
+      type: str
+      returned: always
+    provider:
+      description: Its provider.
+      type: str
+      returned: always
+    action:
+      description: V(deleted) or V(reset).
+      type: str
+      returned: always
+'''
+
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS, credentials_argument_spec
+from ansible_collections.squirrel.ssm.plugins.module_utils.registries import (
+    PlanError, apply, plan, plan_purge, resolve, row_view)
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import SSMError
+
+STATES = ['present', 'reset', 'absent']
+SINGLE = ('provider', 'name', 'state', 'credentials')
+DOING = dict(created='creating', updated='updating', reset='resetting', deleted='deleting')
+
+
+def argument_spec():
+    credentials = dict(type='dict', options=credentials_argument_spec())
+    item = dict(provider=dict(type='str', required=True, choices=sorted(PROVIDERS)), name=dict(type='str'),
+                state=dict(type='str', default='present', choices=STATES), credentials=credentials)
+    return dict(provider=dict(type='str', choices=sorted(PROVIDERS)), name=dict(type='str'),
+                state=dict(type='str', choices=STATES), credentials=credentials,
+                registries=dict(type='list', elements='dict', options=item), purge=dict(type='bool', default=False))
+
+
+def items_of(params):
+    if params.get('registries') is not None:
+        return list(enumerate(params['registries']))
+    return [(None, dict((key, params.get(key)) for key in SINGLE))]
+
+
+def resolve_all(params):
+    """Every item checked before the first request; raises PlanError naming the first bad item."""
+    wanted, names = [], {}
+    for index, item in items_of(params):
+        if not isinstance(item, dict):
+            raise PlanError('registries[%s]: each item must be a dict with provider, name, state, credentials' % index)
+        one = resolve(item, index)
+        if one.name in names:
+            raise PlanError('%s: the registry %s is already given as registries[%d]' % (one.where, one.name, names[one.name]))
+        names[one.name] = index
+        wanted.append(one)
+    return wanted
+
+
+def explain(params):
+    """Re-explain Ansible's own argument failures with the provider rules, which name item and provider."""
+    try:
+        resolve_all(params)
+    except PlanError as e:
+        return str(e)
+    except Exception:  # pylint: disable=broad-except
+        return None
+    return None
+
+
+def main():
+    ssm = SSMModule(argument_spec(), explain=explain,
+                    mutually_exclusive=[['registries', key] for key in SINGLE],
+                    required_one_of=[['provider', 'registries']])
+    params = ssm.params
+    if params['purge'] and params['registries'] is None:
+        ssm.fail('purge goes with registries: it makes SSM match a whole list')
+    try:
+        wanted = resolve_all(params)
+    except PlanError as e:
+        ssm.fail(str(e))
+    for one in wanted:
+        for deprecation in one.deprecations:
+            ssm.module.deprecate('%s: %s' % (one.where, deprecation['msg']), version=deprecation['version'],
+                                 collection_name=deprecation['collection_name'])
+
+    rows = ssm.rows()
+    try:
+        changes = [plan(one, rows) for one in wanted]
+    except PlanError as e:
+        ssm.fail(str(e))
+    purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []
+
+    done = []
+    if not ssm.check_mode:
+        for change in changes + purged:
+            if not change.changed:
+                continue
+            try:
+                apply(ssm.client, change)
+            except SSMError as e:
+                ssm.fail(_half_done(change, e, done, changes + purged), changed=bool(done))
+            done.append(change)
+
+    diff = [dict(before=c.before, after=c.after, before_header=c.name, after_header=c.name)
+            for c in changes + purged if c.changed or c.before != c.after]
+    changed = any(c.changed for c in changes + purged)
+    if params['registries'] is None:
+        change = changes[0]
+        registry = row_view(change.row, change) if change.action != 'deleted' else None
+        ssm.exit(changed=changed, diff=diff[0] if diff else dict(before=change.before, after=change.after),
+                 action=change.action, registry=registry)
+    ssm.exit(changed=changed, diff=diff,
+             results=[dict(name=c.name, provider=c.provider, action=c.action, changed=c.changed) for c in changes],
+             purged=[dict(name=c.name, provider=c.provider, action=c.action) for c in purged])
+
+
+def _half_done(failed, error, done, changes):
+    """Say exactly what SSM holds when a write fails part-way through a list."""
+    message = '%s %s: %s' % (DOING[failed.action], failed.name, error)
+    if done:
+        message += '. Already written: %s' % ', '.join('%s (%s)' % (c.name, c.action) for c in done)
+    pending = [c.name for c in changes if c.changed and c is not failed and c not in done]
+    if pending:
+        message += '. Not written: %s' % ', '.join(pending)
+    return message
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ssm_registry_info
+short_description: List the container registries of Squirrel Servers Manager
+version_added: 1.0.0
+description:
+  - Lists the registries SSM stores (Settings > Registries), with every secret value masked.
+  - Rows of providers SSM no longer knows (such as C(hotio) or the misspelt C(forjejo)) are listed too.
+author:
+  - squirrel.ssm contributors
+extends_documentation_fragment:
+  - squirrel.ssm.connection
+attributes:
+  check_mode:
+    support: full
+    description: It only reads, so it runs in check mode as it does otherwise.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    description: It changes nothing.
+  action_group:
+    support: full
+    membership:
+      - squirrel.ssm.ssm
+    description: Use C(module_defaults) with C(group/squirrel.ssm.ssm) to set the connection once.
+options:
+  name:
+    description:
+      - Only the registry of this name.
+    type: str
+  provider:
+    description:
+      - Only registries of this provider (any provider name, legacy ones included).
+    type: str
+seealso:
+  - module: squirrel.ssm.ssm_registry
+'''
+
+EXAMPLES = r'''
+- name: Every registry of SSM
+  squirrel.ssm.ssm_registry_info:
+    ssm_url: http://ssm.example:8000
+    ssm_api_key: "{{ vault_ssm_api_key }}"
+  register: ssm
+
+- name: Which registries have credentials
+  ansible.builtin.debug:
+    msg: "{{ ssm.registries | selectattr('auth_set') | map(attribute='name') | list }}"
+
+- name: Custom registries only
+  squirrel.ssm.ssm_registry_info:
+    provider: custom
+'''
+
+RETURN = r'''
+registries:
+  description: Every stored row that matches the filters, sorted by name. Never a secret value.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the registry in SSM.
+      type: str
+      returned: always
+      sample: ghcr
+    provider:
+      description: Its provider, as SSM stores it (legacy rows keep their old provider name).
+      type: str
+      returned: always
+      sample: ghcr
+    full_name:
+      description: SSM's display name of the provider, when SSM has one.
+      type: str
+      returned: always
+    auth_set:
+      description: Whether credentials are stored.
+      type: bool
+      returned: always
+    can_auth:
+      description: Whether the registry accepts credentials.
+      type: bool
+      returned: always
+    can_anonymous:
+      description: Whether the registry can be used anonymously.
+      type: bool
+      returned: always
+    credentials:
+      description: The stored fields; secret values are replaced by C(********).
+      type: dict
+      returned: always
+      sample: {username: octocat, token: '********'}
+'''
+
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
+from ansible_collections.squirrel.ssm.plugins.module_utils.registries import row_view
+
+
+def main():
+    ssm = SSMModule(dict(name=dict(type='str'), provider=dict(type='str')))
+    rows = ssm.rows()
+    wanted = [row for name, row in sorted(rows.items())
+              if ssm.params['name'] in (None, name) and ssm.params['provider'] in (None, row.get('provider'))]
+    ssm.exit(changed=False, registries=[row_view(row) for row in wanted])
+
+
+if __name__ == '__main__':
+    main()
