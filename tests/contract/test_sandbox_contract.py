@@ -137,7 +137,7 @@ def test_login_sets_a_jwt_cookie_that_authenticates(sb):
     assert s.get(sb.url + "/api" + REGISTRIES, timeout=10).status_code == 200
     ok_write(s.post(sb.url + "/api" + REGISTRIES + "/ghcr", json={"auth": {"username": "u", "token": "t"}}))
     assert sb.rows["ghcr"]["auth"] == {"username": "u", "token": "t"}
-    _, again = login(sb)
+    again = login(sb)[1]
     assert again.cookies.get("jwt") != token  # a fresh random token per login
 
 
@@ -417,12 +417,12 @@ def test_fault_status_apply_then_fail(sb):
 
 
 def test_fault_nth_times_and_method(sb):
-    for _ in range(2):  # requests before the fault is added do not count
+    for dummy in range(2):  # requests before the fault is added do not count
         api(sb, "GET", REGISTRIES)
     sb.add_faults([{"method": "GET", "path_prefix": "/api/container-registries", "nth": 2, "times": 2,
                     "action": "status", "status": 500}])
     statuses = []
-    for _ in range(4):
+    for dummy in range(4):
         api(sb, "PATCH", REGISTRIES + "/ghcr")  # other verbs neither hit nor count
         statuses.append(api(sb, "GET", REGISTRIES).status_code)
     assert statuses == [200, 500, 500, 200]
@@ -498,20 +498,20 @@ def test_v01_login_and_list(v01):
 
 
 def test_v01_answers_404_html_on_the_v05_path(v01):
-    s, _ = login(v01)
+    s = login(v01)[0]
     r = s.get(v01.url + "/api" + REGISTRIES, timeout=10)
     assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/html")
     assert "<pre>Cannot GET /api/container-registries</pre>" in r.text
 
 
 def test_v01_wrong_login(v01):
-    _, r = login(v01, password="bad")
+    r = login(v01, password="bad")[1]
     assert r.status_code == 401
     assert check("v01-envelope", r.json()) == {"success": False, "message": "Identification is incorrect!"}
 
 
 def test_v01_writes(v01):
-    s, _ = login(v01)
+    s = login(v01)[0]
     url = v01.url + "/api" + V01
     body = {"auth": {"url": "u"}, "authScheme": CUSTOM_SCHEME}
     r = s.put(url + "/mine", json=body)
@@ -528,8 +528,8 @@ def test_v01_writes(v01):
     r = s.delete(url + "/ecr")
     assert r.status_code == 403 and r.json()["success"] is False
     assert s.delete(url + "/mine").json() == {"success": True, "message": "Remove registry", "data": {}}
-    assert [w["path"] for w in v01.writes()] == ["/api/containers/registries/" + n for n in
-                                                  ("mine", "mine", "nope", "ghcr", "ghcr", "ecr", "mine")]
+    names = ("mine", "mine", "nope", "ghcr", "ghcr", "ecr", "mine")
+    assert [w["path"] for w in v01.writes()] == ["/api/containers/registries/" + n for n in names]
 
 
 # ----- lifecycle: TLS, stop, CLI ----------------------------------------------------------------

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """SSM sandbox: a small local stand-in for Squirrel Servers Manager's container-registry API.
 
 Written from the contract in ssm-api.md (facts about the server's behaviour), not from
@@ -135,6 +134,9 @@ class Sandbox:
     def add_faults(self, faults):
         if isinstance(faults, dict):
             faults = [faults]
+        for f in faults:
+            if f.get("action", "status") not in ("status", "delay", "drop", "html"):
+                raise ValueError(f"unknown fault action: {f.get('action')!r}")
         with self._lock:
             for f in faults:
                 self._faults.append({"method": f.get("method"), "path_prefix": f.get("path_prefix", "/api"),
@@ -399,7 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = sb._take_fault(method, path)
         action = fault and fault["action"]
         if action == "delay":
-            pass
+            time.sleep(fault["seconds"])
         answer = None
         if fault is None or action == "delay" or fault["apply_then_fail"]:
             answer = sb.handle_api(method, path, self.headers, raw)
@@ -442,7 +444,10 @@ class _Handler(BaseHTTPRequestHandler):
                 sb.rows[name] = row
             return self._send(200, "application/json", row)
         if path == "/_sandbox/faults" and method == "POST" and isinstance(body, (list, dict)):
-            sb.add_faults(body)
+            try:
+                sb.add_faults(body)
+            except (ValueError, TypeError, AttributeError) as exc:
+                return self._send(400, "application/json", {"error": str(exc)})
             return self._send(200, "application/json", ok)
         if path == "/_sandbox/faults" and method == "DELETE":
             sb.clear_faults()
