@@ -39,6 +39,14 @@ def http_url(value):
     return value
 
 
+def registry_url(value):
+    """custom: SSM appends /v2 itself, so a URL that already ends in /v2 would be asked for /v2/v2."""
+    value = http_url(value)
+    if value.rstrip('/').endswith('/v2'):
+        raise ValueError('it ends in /v2, which SSM appends itself: give the URL without /v2')
+    return value
+
+
 def registry_address(value):
     """Gitea and Forgejo: SSM prefixes https:// when the scheme is missing, so a bare host is fine."""
     value = text(value)
@@ -175,7 +183,7 @@ PROVIDERS = dict((provider.name, provider) for provider in [
     )),
     Provider('custom', 'CUSTOM (self-hosted Docker registry)', builtin=False, **_url_login_password_auth(
         Field('Registry URL, for example C(http://localhost:5000); SSM appends C(/v2) itself.', required=True,
-              type=http_url))),
+              type=registry_url))),
     Provider('ecr', 'ECR (Amazon Elastic Container Registry)', dict(
         accesskeyid=Field('AWS access key ID (the guide calls it I(accesskey)).', required=True,
                           type=aws_access_key_id, aliases=['accesskey']),

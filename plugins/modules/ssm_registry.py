@@ -20,7 +20,7 @@ description:
   - Manage one registry with O(provider), O(name), O(state) and O(credentials), or a whole set with
     O(registries) and O(purge).
 author:
-  - squirrel.ssm contributors
+  - squirrel.ssm contributors (@squirrel-ssm)
 extends_documentation_fragment:
   - squirrel.ssm.connection
   - squirrel.ssm.credentials
@@ -102,7 +102,7 @@ EXAMPLES = r'''
     name: internal
     credentials:
       url: http://registry.internal:5000
-      auth: "{{ 'robot:' ~ vault_internal_password | b64encode }}"
+      auth: "{{ ('robot:' ~ vault_internal_password) | b64encode }}"
 
 - name: Amazon ECR
   squirrel.ssm.ssm_registry:

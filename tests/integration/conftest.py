@@ -1,0 +1,127 @@
+"""Integration tests: real ansible-playbook runs of the built and installed collection against the SSM sandbox."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from tests.sandbox.ssm_sandbox import Sandbox
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+API_KEY = 'it-api-key-5b1f0c'
+USERNAME = 'ops@example.com'
+PASSWORD = 'it-login-password-77'
+
+
+def collections_path():
+    """The collection as users get it: built and installed (`make build`), else built here once."""
+    path = os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep)[0]
+    if path and os.path.isdir(os.path.join(path, 'ansible_collections', 'squirrel', 'ssm')):
+        return path
+    path = tempfile.mkdtemp(prefix='squirrel-ssm-')
+    subprocess.check_call([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', path, ROOT],
+                          stdout=subprocess.DEVNULL)
+    tarball = [f for f in os.listdir(path) if f.endswith('.tar.gz')][0]
+    subprocess.check_call([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '-p', path,
+                           os.path.join(path, tarball)], stdout=subprocess.DEVNULL)
+    return path
+
+
+class Run:
+    def __init__(self, rc, output, results):
+        self.rc = rc
+        self.output = output
+        self.results = results
+
+    def __getitem__(self, index):
+        assert self.results, 'the play collected no results:\n' + self.output[-3000:]
+        return self.results[index]
+
+
+class Ansible:
+    def __init__(self, sandbox, tmp_path, collections):
+        self.sandbox = sandbox
+        self.tmp_path = tmp_path
+        self.collections = collections
+        self.runs = 0
+
+    def env(self, extra=None):
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_NOCOLOR='1',
+                   ANSIBLE_LOCALHOST_WARNING='0', ANSIBLE_INVENTORY_UNPARSED_WARNING='0',
+                   ANSIBLE_DEPRECATION_WARNINGS='1', ANSIBLE_PIPELINING='1', PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+        for key in list(env):
+            if key.startswith('SSM_'):
+                del env[key]
+        env.update(extra or {})
+        return env
+
+    def play(self, *tasks, connection='default', check=False, diff=False, verbosity=0, env=None, play_vars=None,
+             play_extra=None):
+        """Run tasks in one playbook; each task's registered result is returned in order. Failing tasks
+        do not stop the play: their result says failed."""
+        self.runs += 1
+        out = self.tmp_path / ('results-%d.json' % self.runs)
+        play = dict(hosts='localhost', gather_facts=False, tasks=[])
+        if connection == 'default':
+            connection = dict(ssm_url=self.sandbox.url, ssm_api_key=API_KEY)
+        if connection:
+            play['module_defaults'] = {'group/squirrel.ssm.ssm': connection}
+        if play_vars:
+            play['vars'] = play_vars
+        play.update(play_extra or {})
+        for index, task in enumerate(tasks):
+            task = dict(task)
+            task.setdefault('name', 'task %d' % index)
+            task['register'] = 'r%d' % index
+            task['ignore_errors'] = True
+            play['tasks'].append(task)
+        collected = '{' + ', '.join("'r%d': r%d" % (i, i) for i in range(len(tasks))) + '}'
+        play['tasks'].append({'name': 'collect', 'ansible.builtin.copy': {
+            'content': '{{ %s | to_json }}' % collected, 'dest': str(out)}})
+        playbook = self.tmp_path / ('play-%d.yml' % self.runs)
+        playbook.write_text(json.dumps([play]))
+        command = [os.path.join(BIN, 'ansible-playbook'), str(playbook)]
+        if check:
+            command.append('--check')
+        if diff:
+            command.append('--diff')
+        if verbosity:
+            command.append('-' + 'v' * verbosity)
+        proc = subprocess.run(command, env=self.env(env), capture_output=True, text=True, check=False)
+        output = proc.stdout + proc.stderr
+        results = []
+        if out.exists():
+            data = json.loads(out.read_text())
+            results = [data['r%d' % i] for i in range(len(tasks))]
+        return Run(proc.returncode, output, results)
+
+    def adhoc(self, module, args, env=None):
+        command = [os.path.join(BIN, 'ansible'), 'localhost', '-m', module, '-a', args]
+        proc = subprocess.run(command, env=self.env(env), capture_output=True, text=True, check=False)
+        return Run(proc.returncode, proc.stdout + proc.stderr, [])
+
+
+@pytest.fixture(scope='session')
+def collections():
+    return collections_path()
+
+
+@pytest.fixture(scope='session')
+def sandbox_server():
+    server = Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, legacy_rows=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    sandbox_server.reset()
+    return sandbox_server
+
+
+@pytest.fixture
+def ansible(sandbox, tmp_path, collections):
+    return Ansible(sandbox, tmp_path, collections)
