@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write the parts of the docs that come from the provider table: the credentials doc fragment and the
 field tables of docs/providers/*.md. `--check` fails when they are stale (the unit tests run it)."""
 
@@ -34,14 +33,14 @@ def fragment_text(providers):
             'field fails the task naming the provider and the field.',
             'Secret fields are never logged, returned, nor shown in a diff.',
         ] + ['%s: %s.' % (p.name, ', '.join('%s%s' % (f, ' (secret)' if p.fields[f].secret else '')
-                                           for f in sorted(p.fields)))
+                                            for f in sorted(p.fields)))
              for p in providers.PROVIDERS.values()],
         type='dict', suboptions=suboptions)
     registries = dict(
         description=[
             'A whole set of registries, managed in one task with one read of SSM.',
             'Every item is checked before the first write; one bad item means nothing is written.',
-            'Mutually exclusive with O(provider), O(name), O(state) and O(credentials).',
+            'Mutually exclusive with O(provider), O(name), O(state), O(credentials) and the check inputs.',
         ],
         type='list', elements='dict', suboptions=dict(
             provider=dict(description=['The provider of the registry.'], type='str', required=True,
@@ -51,6 +50,9 @@ def fragment_text(providers):
                        default='present', choices=['present', 'reset', 'absent']),
             credentials=dict(description=['The fields of the provider, as O(credentials).'], type='dict',
                              suboptions=copy.deepcopy(suboptions)),
+            registry_url=dict(description=['As O(registry_url), for this item.'], type='str'),
+            acr_login_server=dict(description=['As O(acr_login_server), for this item.'], type='str'),
+            acr_tenant_id=dict(description=['As O(acr_tenant_id), for this item.'], type='str'),
         ))
     body = yaml.safe_dump(dict(options=dict(credentials=credentials, registries=registries)),
                           sort_keys=False, width=110, default_flow_style=False)

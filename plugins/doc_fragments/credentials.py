@@ -126,7 +126,7 @@ options:
     description:
     - A whole set of registries, managed in one task with one read of SSM.
     - Every item is checked before the first write; one bad item means nothing is written.
-    - Mutually exclusive with O(provider), O(name), O(state) and O(credentials).
+    - Mutually exclusive with O(provider), O(name), O(state), O(credentials) and the check inputs.
     type: list
     elements: dict
     suboptions:
@@ -258,4 +258,16 @@ options:
             - 'ghcr: GitHub user name. Required.'
             - 'lscr: GitHub user name. Required.'
             type: raw
+      registry_url:
+        description:
+        - As O(registry_url), for this item.
+        type: str
+      acr_login_server:
+        description:
+        - As O(acr_login_server), for this item.
+        type: str
+      acr_tenant_id:
+        description:
+        - As O(acr_tenant_id), for this item.
+        type: str
 '''

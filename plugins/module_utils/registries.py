@@ -19,7 +19,8 @@ CUSTOM_AUTH_SCHEME = [
     ]},
 ]
 
-ITEM_SPEC_KEYS = ('provider', 'name', 'state', 'credentials')
+# What only the credential check needs; SSM never stores these.
+CHECK_KEYS = ('registry_url', 'acr_login_server', 'acr_tenant_id')
 
 
 class PlanError(Exception):
@@ -27,7 +28,8 @@ class PlanError(Exception):
 
 
 class Wanted:
-    def __init__(self, where, provider, name, state, credentials, deprecations):
+    def __init__(self, where, provider, name, state, credentials, deprecations, check_inputs=None):
+        self.check_inputs = check_inputs or {}
         self.where = where
         self.provider = provider
         self.name = name
@@ -82,7 +84,8 @@ def resolve(item, index=None):
             credentials, deprecations = validate_credentials(provider, item.get('credentials'), where)
         except InvalidCredentials as e:
             raise PlanError(str(e))
-    return Wanted(where, provider, name, state, credentials, deprecations)
+    check_inputs = dict((key, item[key]) for key in CHECK_KEYS if item.get(key))
+    return Wanted(where, provider, name, state, credentials, deprecations, check_inputs)
 
 
 def plan(wanted, rows):

@@ -60,6 +60,28 @@ options:
       - Defaults to V(present).
     type: str
     choices: [present, reset, absent]
+  verify_credentials:
+    description:
+      - Before anything is written, log in to each registry with the credentials about to be stored, with the
+        registry's own protocol (the C(docker login) flow; boto3 for C(ecr); Basic or azure-identity for C(acr)).
+      - Rejected credentials fail the task and nothing is written. An anonymous token is never taken as proof.
+      - Check mode verifies too. C(ecr) needs C(boto3); C(acr) with O(acr_tenant_id) needs C(azure-identity).
+    type: bool
+    default: false
+  registry_url:
+    description:
+      - Address of the registry for the credential check only, when it is not the provider's usual host
+        (for example C(https://eu.gcr.io), an Artifact Registry host, or a mirror). Never sent to SSM.
+    type: str
+  acr_login_server:
+    description:
+      - The ACR login server (C(<name>.azurecr.io)) the credential check logs in to. SSM does not store it.
+    type: str
+  acr_tenant_id:
+    description:
+      - With O(verify_credentials), check an C(acr) service principal through Microsoft Entra ID
+        (azure-identity) in this tenant, instead of Basic authentication. Never sent to SSM.
+    type: str
   purge:
     description:
       - With O(registries), make SSM match the list exactly. Custom registries that are not in the list are
@@ -193,6 +215,15 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+verified:
+  description: With O(verify_credentials), whether the registry accepted the credentials (null when there was
+    nothing to check, such as an open registry).
+  returned: when O(provider) and O(verify_credentials) are used
+  type: bool
+verify_msg:
+  description: What the registry answered to the credential check. Never a secret.
+  returned: when O(provider) and O(verify_credentials) are used
+  type: str
 action:
   description: What was done (or, in check mode, would be done) to the registry.
   returned: when O(provider) is used
@@ -259,6 +290,14 @@ results:
       description: Whether this item was (or would be) written.
       type: bool
       returned: always
+    verified:
+      description: With O(verify_credentials), whether the registry accepted the credentials.
+      type: bool
+      returned: when O(verify_credentials) is used
+    verify_msg:
+      description: With O(verify_credentials), what the registry answered.
+      type: str
+      returned: when O(verify_credentials) is used
 purged:
   description: Registries not in O(registries) that O(purge) deleted (custom) or reset (built-in).
   returned: when O(registries) is used
@@ -282,21 +321,25 @@ purged:
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS, credentials_argument_spec
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import (
-    PlanError, apply, plan, plan_purge, resolve, row_view)
+    CHECK_KEYS, PlanError, apply, plan, plan_purge, resolve, row_view)
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import SSMError
+from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import MissingLibrary, check_credentials
+from ansible.module_utils.basic import missing_required_lib
 
 STATES = ['present', 'reset', 'absent']
-SINGLE = ('provider', 'name', 'state', 'credentials')
+SINGLE = ('provider', 'name', 'state', 'credentials') + CHECK_KEYS
 DOING = dict(created='creating', updated='updating', reset='resetting', deleted='deleting')
 
 
 def argument_spec():
     credentials = dict(type='dict', options=credentials_argument_spec())
+    check_inputs = dict((key, dict(type='str')) for key in CHECK_KEYS)
     item = dict(provider=dict(type='str', required=True, choices=sorted(PROVIDERS)), name=dict(type='str'),
-                state=dict(type='str', default='present', choices=STATES), credentials=credentials)
+                state=dict(type='str', default='present', choices=STATES), credentials=credentials, **check_inputs)
     return dict(provider=dict(type='str', choices=sorted(PROVIDERS)), name=dict(type='str'),
                 state=dict(type='str', choices=STATES), credentials=credentials,
-                registries=dict(type='list', elements='dict', options=item), purge=dict(type='bool', default=False))
+                registries=dict(type='list', elements='dict', options=item), purge=dict(type='bool', default=False),
+                verify_credentials=dict(type='bool', default=False), **check_inputs)
 
 
 def items_of(params):
@@ -352,6 +395,7 @@ def main():
     except PlanError as e:
         ssm.fail(str(e))
     purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []
+    verdicts = verify_all(ssm, wanted) if params['verify_credentials'] else {}
 
     done = []
     if not ssm.check_mode:
@@ -371,10 +415,29 @@ def main():
         change = changes[0]
         registry = row_view(change.row, change) if change.action != 'deleted' else None
         ssm.exit(changed=changed, diff=diff[0] if diff else dict(before=change.before, after=change.after),
-                 action=change.action, registry=registry)
+                 action=change.action, registry=registry, **verdicts.get(change.name, {}))
     ssm.exit(changed=changed, diff=diff,
-             results=[dict(name=c.name, provider=c.provider, action=c.action, changed=c.changed) for c in changes],
+             results=[dict(name=c.name, provider=c.provider, action=c.action, changed=c.changed,
+                           **verdicts.get(c.name, {})) for c in changes],
              purged=[dict(name=c.name, provider=c.provider, action=c.action) for c in purged])
+
+
+def verify_all(ssm, wanted):
+    """Log in to each registry with the credentials about to be stored; any rejection fails the task
+    before the first write. Check mode verifies too."""
+    verdicts = {}
+    for one in wanted:
+        if one.credentials is None:
+            continue
+        try:
+            result = check_credentials(one.provider, one.credentials, timeout=ssm.params['timeout'],
+                                       **one.check_inputs)
+        except MissingLibrary as e:
+            ssm.module.fail_json(msg='%s: %s' % (one.where, missing_required_lib(e.library)), exception=e.traceback)
+        if result.verified is False:
+            ssm.fail('%s: %s. Nothing was written to SSM' % (one.where, result.message))
+        verdicts[one.name] = dict(verified=result.verified, verify_msg=result.message)
+    return verdicts
 
 
 def _half_done(failed, error, done, changes):

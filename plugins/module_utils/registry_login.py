@@ -1,0 +1,630 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Check container-registry credentials against the registry that will use them.
+
+SSM stores whatever it is given and never tries it, so a typo only shows up
+weeks later as update checks that silently stopped.  This module logs in the
+way each provider expects, before anything is written:
+
+* the portable ``docker login`` flow (custom, gitea, forgejo, hub, ghcr, lscr,
+  quay, gitlab, gcr with ``_json_key``): ping ``/v2/``, follow its Basic or
+  Bearer challenge, and judge ONLY the answer given to the credentials.
+  Registries hand out anonymous tokens, so a token obtained without
+  credentials, or a 200 on ``/v2/`` after one, proves nothing;
+* boto3 ``get_authorization_token`` for ecr;
+* ACR's ``/oauth2/token`` (Basic) or, with a tenant, azure-identity and
+  ``/oauth2/exchange``;
+* google-auth's token endpoint for gcr when ``gcr_token_uri`` is given.
+
+boto3, google-auth and azure-identity are imported only by the function that
+needs them; a missing one raises MissingLibrary so that the module can answer
+with ``missing_required_lib``.  Messages never carry a secret: they are built
+from host names and status codes, and scrubbed of every secret value anyway.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import binascii
+import importlib
+import json
+import re
+import traceback
+from urllib.parse import urljoin, urlsplit
+
+try:
+    import requests
+    import requests.auth
+
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+
+CLIENT_ID = "squirrel.ssm"
+# Registry host of each built-in provider (registry_url overrides them).
+DEFAULT_REGISTRIES = {
+    "hub": "https://registry-1.docker.io",
+    "ghcr": "https://ghcr.io",
+    "lscr": "https://lscr.io",
+    "quay": "https://quay.io",
+    "gcr": "https://gcr.io",
+    "gitlab": "https://registry.gitlab.com",
+}
+# Providers whose registry address is the stored `url`.
+URL_PROVIDERS = ("custom", "gitea", "forgejo", "gitlab")
+DOCKER_LOGIN_PROVIDERS = ("custom", "gitea", "forgejo", "hub", "ghcr", "lscr", "quay", "gitlab", "gcr")
+SECRET_FIELDS = ("password", "token", "auth", "privatekey", "secretaccesskey", "clientsecret")
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+AZURE_MANAGEMENT_SCOPE = "https://management.azure.com/.default"
+AZURE_DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+
+
+class MissingLibrary(Exception):
+    """A Python library needed for this check is not installed.
+
+    ``library`` is the pip name to give to ``missing_required_lib`` and
+    ``traceback`` the text of the failed import (for ``exception=``).
+    """
+
+    def __init__(self, library, tb=None):
+        super().__init__(f"the Python library {library} is required for this check")
+        self.library = library
+        self.traceback = tb or traceback.format_exc()
+
+
+class CheckResult:
+    """Outcome of one check.
+
+    verified: True (the registry accepted the credentials), False (rejected,
+    incomplete, or not checked because the registry could not be reached), or
+    None (nothing to check: no credentials, open registry, unknown provider,
+    ACR without a login server).
+    unreachable: True when the registry (or its token server) could not be
+    reached at all; verified is then False and the message names the address.
+    """
+
+    def __init__(self, verified, message, unreachable=False):
+        self.verified = verified
+        self.message = message
+        self.unreachable = unreachable
+
+    def __repr__(self):
+        return f"CheckResult(verified={self.verified!r}, unreachable={self.unreachable!r}, message={self.message!r})"
+
+
+class _Unreachable(Exception):
+    """Raised by the HTTP helpers when an address cannot be reached; `hint`
+    names the option to check (default: the provider's address option)."""
+
+    def __init__(self, what, address, reason, hint=None):
+        super().__init__(f"cannot reach {what} {address} ({reason})")
+        self.hint = hint
+
+
+class _Incomplete(Exception):
+    """The credentials lack a field (or a field cannot be decoded)."""
+
+
+def _import(module, library):
+    """Import `module` on demand; a failure becomes MissingLibrary(library)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingLibrary(library, traceback.format_exc()) from None
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+def _address(url):
+    """scheme://host:port of a URL, the port always explicit (for messages)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return f"{parts.scheme}://{_host(url)}"
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def _host(url):
+    """host[:port] of a URL, without any user:password@ part."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+def _short(url):
+    """URL without query string (token realms may carry parameters)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{_host(url)}{parts.path}"
+
+
+def _base_url(address):
+    """Normalise a registry address: https unless it says http, no /v2 suffix."""
+    address = address.strip()
+    if "://" not in address:
+        address = "https://" + address
+    address = address.rstrip("/")
+    if address.endswith("/v2"):
+        address = address[:-3].rstrip("/")
+    return address
+
+
+def _network_reason(exc, timeout):
+    """One short, secret-free phrase for a requests/botocore network error."""
+    # botocore keeps the underlying urllib3 error apart from its own text.
+    text = f"{exc} {getattr(exc, 'kwargs', {}).get('error', '')}"
+    if "timed out" in text.lower() or exc.__class__.__name__.endswith("Timeout"):
+        return f"timed out after {timeout}s"
+    tls = re.search(r"\[SSL: [A-Z0-9_]+\] ([^(']+?)\s*(?:\(_ssl|'|$)", text)
+    if tls:
+        return "TLS error: " + tls.group(1)
+    if "SSL" in text or "certificate" in text.lower():
+        return "TLS error"
+    if "refused" in text.lower():
+        return "connection refused"
+    if re.search(r"Name or service not known|NameResolution|getaddrinfo|nodename nor servname|"
+                 r"Temporary failure in name resolution|No address associated", text):
+        return "name does not resolve"
+    if "Invalid URL" in text or "No connection adapters" in text:
+        return "invalid URL"
+    return exc.__class__.__name__
+
+
+def _scrub(message, secrets):
+    """Last line of defence: no secret value may appear in a message."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret and len(secret) >= 3:
+            message = message.replace(secret, "********")
+    return message
+
+
+if HAS_REQUESTS:
+    class _HeaderAuth(requests.auth.AuthBase):
+        """Set (or deliberately leave out) the Authorization header.
+
+        Passing an auth object also stops requests from filling in
+        credentials from ~/.netrc, which would falsify the anonymous ping and
+        replace the credentials under test.
+        """
+
+        def __init__(self, value=None):
+            self.value = value
+
+        def __call__(self, r):
+            if self.value:
+                r.headers["Authorization"] = self.value
+            return r
+
+
+class _Http:
+    """requests with the caller's TLS and timeout settings; network errors
+    become _Unreachable naming the address."""
+
+    def __init__(self, session, timeout, verify):
+        if not HAS_REQUESTS:
+            raise MissingLibrary("requests", REQUESTS_IMPORT_ERROR)
+        self.own_session = session is None
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.verify = verify
+
+    def request(self, method, url, what, authorization=None, **kwargs):
+        try:
+            return self.session.request(method, url, timeout=self.timeout, verify=self.verify,
+                                        auth=_HeaderAuth(authorization), **kwargs)
+        except requests.exceptions.RequestException as exc:
+            raise _Unreachable(what, _address(url), _network_reason(exc, self.timeout)) from None
+
+    def close(self):
+        if self.own_session:
+            self.session.close()
+
+
+def _json(resp):
+    try:
+        data = resp.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _basic(user, secret):
+    return "Basic " + base64.b64encode(f"{user}:{secret}".encode("utf-8")).decode("ascii")
+
+
+# ---------------------------------------------------------------------------
+# WWW-Authenticate
+# ---------------------------------------------------------------------------
+
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+# Unquoted values should be tokens; servers also send bare URLs, so accept
+# anything up to the next comma or space.
+_PARAM_RE = re.compile(r'[\s,]*(' + _TOKEN + r')\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,"]+)\s*(?:,|$)')
+_SCHEME_RE = re.compile(r'[\s,]*(' + _TOKEN + r')(?:\s+|\s*,|\s*$)')
+
+
+def parse_www_authenticate(value):
+    """Parse a WWW-Authenticate value into {scheme (lower case): {param: value}}.
+
+    Quoted values may hold commas and escaped quotes (a Bearer scope such as
+    "repository:a/b:pull,push", a realm with a query string), and several
+    challenges may share one header (requests joins repeated headers with ", ").
+    """
+    challenges = {}
+    current = None
+    pos = 0
+    value = value or ""
+    while pos < len(value):
+        match = _PARAM_RE.match(value, pos) if current is not None else None
+        if match:
+            raw = match.group(2)
+            if raw.startswith('"'):
+                raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+            current.setdefault(match.group(1).lower(), raw)
+            pos = match.end()
+            continue
+        match = _SCHEME_RE.match(value, pos)
+        if not match or match.end() == pos:
+            break
+        current = challenges.setdefault(match.group(1).lower(), {})
+        pos = match.end()
+    return challenges
+
+
+# ---------------------------------------------------------------------------
+# Credentials as SSM stores them -> what a registry expects
+# ---------------------------------------------------------------------------
+
+def _require(credentials, provider, *fields):
+    missing = [f for f in fields if not credentials.get(f)]
+    if missing:
+        raise _Incomplete(f"the credentials of {provider} lack {', '.join(missing)}")
+    return [credentials[f] for f in fields]
+
+
+def _has_secret(credentials):
+    return any(credentials.get(f) for f in SECRET_FIELDS)
+
+
+def _login_pair(provider, creds):
+    """(user, Authorization header value) for the docker login flow."""
+    if provider in ("custom", "gitea", "forgejo", "hub") and creds.get("auth"):
+        # `auth` is base64(login:password); send it as SSM would, as is.
+        auth = str(creds["auth"]).strip()
+        try:
+            user = base64.b64decode(auth, validate=True).decode("utf-8").split(":", 1)
+        except (binascii.Error, ValueError):
+            raise _Incomplete(f"the auth of {provider} is not the base64 of login:password") from None
+        if len(user) != 2:
+            raise _Incomplete(f"the auth of {provider} is not the base64 of login:password")
+        return user[0], "Basic " + auth
+    if provider in ("custom", "gitea", "forgejo", "hub"):
+        password = creds.get("password") or (creds.get("token") if provider == "hub" else None)
+        if not password:
+            raise _Incomplete(f"the credentials of {provider} lack password")
+        login, = _require(creds, provider, "login")
+        return login, _basic(login, password)
+    if provider in ("ghcr", "lscr"):
+        user, token = _require(creds, provider, "username", "token")
+        return user, _basic(user, token)
+    if provider == "quay":
+        namespace, account, token = _require(creds, provider, "namespace", "account", "token")
+        user = f"{namespace}+{account}"  # robot account
+        return user, _basic(user, token)
+    if provider == "gitlab":
+        token, = _require(creds, provider, "token")
+        user = creds.get("username") or ""  # empty for a personal or deploy token
+        return user, _basic(user, token)
+    if provider == "gcr":
+        email, key = _require(creds, provider, "clientemail", "privatekey")
+        key_json = json.dumps({"type": "service_account", "client_email": email, "private_key": key})
+        return "_json_key", _basic("_json_key", key_json)
+    raise _Incomplete(f"no login flow for provider {provider}")
+
+
+def _registry_of(provider, creds, registry_url):
+    address = registry_url or (creds.get("url") if provider in URL_PROVIDERS else None)
+    address = address or DEFAULT_REGISTRIES.get(provider)
+    if not address:
+        raise _Incomplete(f"the credentials of {provider} lack url")
+    return _base_url(address)
+
+
+# ---------------------------------------------------------------------------
+# The docker login flow
+# ---------------------------------------------------------------------------
+
+def _docker_login(http, registry, user, authorization, provider):
+    host = _host(registry)
+    ping = registry + "/v2/"
+    resp = http.request("GET", ping, "registry")
+    if resp.status_code == 200:
+        return CheckResult(None, f"registry {host} is open (/v2/ answered 200 without credentials): nothing to check")
+    if resp.status_code != 401:
+        return CheckResult(False, f"registry {host} answered {resp.status_code} to /v2/: "
+                                  f"{registry} does not look like a container registry")
+    challenges = parse_www_authenticate(resp.headers.get("WWW-Authenticate", ""))
+    # Same preference as docker: the token flow when offered, else Basic.
+    bearer = challenges.get("bearer")
+    if bearer is not None:
+        return _token_login(http, host, ping, bearer, user, authorization, provider)
+    if "basic" in challenges:
+        resp = http.request("GET", ping, "registry", authorization=authorization)
+        if resp.status_code == 200:
+            return CheckResult(True, f"registry {host} accepted the credentials of {provider} (Basic auth)")
+        return CheckResult(False, f"registry {host} rejected the credentials of {provider} "
+                                  f"(/v2/ answered {resp.status_code} to Basic auth)")
+    return CheckResult(False, f"registry {host} asks for authentication without a Basic or Bearer challenge")
+
+
+def _token_login(http, host, ping, bearer, user, authorization, provider):
+    if not bearer.get("realm"):
+        return CheckResult(False, f"registry {host} sent a Bearer challenge without a realm")
+    realm = urljoin(ping, bearer["realm"])
+    # No scope: the question is only "are these credentials valid?".
+    params = {"client_id": CLIENT_ID, "offline_token": "true"}
+    if bearer.get("service"):
+        params["service"] = bearer["service"]
+    if user:
+        params["account"] = user
+    resp = http.request("GET", realm, "token server", authorization=authorization, params=params)
+    server = f"token server {_short(realm)}"
+    if not 200 <= resp.status_code < 300:
+        return CheckResult(False, f"registry {host} rejected the credentials of {provider} "
+                                  f"({server} answered {resp.status_code})")
+    data = _json(resp)
+    token = data.get("token") or data.get("access_token")
+    if not isinstance(token, str) or not token:
+        return CheckResult(False, f"registry {host} rejected the credentials of {provider} "
+                                  f"({server} answered {resp.status_code} without a token)")
+    return CheckResult(True, f"registry {host} accepted the credentials of {provider} ({server} issued a token)")
+
+
+# ---------------------------------------------------------------------------
+# Cloud providers
+# ---------------------------------------------------------------------------
+
+def _check_gcr_oauth(http, creds, token_uri):
+    """gcr through google-auth: sign a JWT with the key, trade it at token_uri."""
+    email, key = _require(creds, "gcr", "clientemail", "privatekey")
+    service_account = _import("google.oauth2.service_account", "google-auth")
+    transport = _import("google.auth.transport.requests", "google-auth")
+    gexc = _import("google.auth.exceptions", "google-auth")
+    info = {"type": "service_account", "client_email": email, "private_key": key, "token_uri": token_uri}
+    try:
+        gcreds = service_account.Credentials.from_service_account_info(info, scopes=[GOOGLE_SCOPE])
+    except (ValueError, TypeError, IndexError) as exc:
+        return CheckResult(False, f"the privatekey of gcr is not a usable PEM private key ({exc.__class__.__name__})")
+    google_request = transport.Request(session=http.session)
+
+    def request(*args, **kwargs):
+        kwargs.setdefault("timeout", http.timeout)
+        kwargs.setdefault("verify", http.verify)
+        return google_request(*args, **kwargs)
+
+    where = f"Google token endpoint {_short(token_uri)}"
+    try:
+        gcreds.refresh(request)
+    except gexc.RefreshError as exc:
+        detail = str(exc.args[0]) if exc.args else "refused"
+        return CheckResult(False, f"{where} rejected the service-account key of gcr ({detail[:160]})")
+    except gexc.TransportError as exc:
+        raise _Unreachable("Google token endpoint", _address(token_uri), _network_reason(exc, http.timeout),
+                           "gcr_token_uri") from None
+    return CheckResult(True, f"{where} accepted the service-account key of gcr (issued an access token)")
+
+
+def _check_ecr(creds, timeout, verify, endpoint_url):
+    key, secret, region = _require(creds, "ecr", "accesskeyid", "secretaccesskey", "region")
+    boto3 = _import("boto3", "boto3")
+    bexc = _import("botocore.exceptions", "botocore")
+    bconfig = _import("botocore.config", "botocore")
+    # Explicit keys only: env/profile credentials must not stand in for them.
+    session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=region)
+    config = bconfig.Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+    client = session.client("ecr", endpoint_url=endpoint_url, verify=None if verify is True else verify,
+                            config=config)
+    where = f"AWS ECR ({region}, {_address(client.meta.endpoint_url)})"
+    try:
+        client.get_authorization_token()
+    except bexc.ClientError as exc:
+        return CheckResult(False, f"{where} rejected the access keys of ecr ({_aws_error_code(exc)})")
+    except (bexc.ConnectionError, bexc.HTTPClientError) as exc:
+        raise _Unreachable("AWS ECR endpoint", _address(client.meta.endpoint_url),
+                           _network_reason(exc, timeout)) from None
+    return CheckResult(True, f"{where} accepted the access keys of ecr (issued an authorization token)")
+
+
+def _aws_error_code(exc):
+    """The AWS error code of a ClientError.  ECR answers JSON, but an error
+    given in the query protocol's XML (an STS-style auth failure, as moto
+    and some proxies send) reaches botocore unparsed: read its <Code>."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code") or "")
+    if not code or code.isdigit():
+        found = re.search(r"<Code>([A-Za-z0-9_.]+)</Code>", str(error.get("Message") or ""))
+        code = found.group(1) if found else f"HTTP {code or 'error'}"
+    return code
+
+
+def _check_acr(http, creds, login_server, tenant, authority):
+    clientid, clientsecret = _require(creds, "acr", "clientid", "clientsecret")
+    if not login_server:
+        return CheckResult(None, "acr_login_server (e.g. myregistry.azurecr.io) is needed to check acr "
+                                 "credentials: SSM does not store it")
+    base = _base_url(login_server)
+    host = _host(base)
+    if tenant:
+        return _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority)
+    resp = http.request("GET", base + "/oauth2/token", "ACR login server", authorization=_basic(clientid, clientsecret),
+                        params={"service": host, "scope": "registry:catalog:*"})
+    if 200 <= resp.status_code < 300 and _json(resp).get("access_token"):
+        return CheckResult(True, f"ACR login server {host} accepted the service principal of acr (Basic, issued a token)")
+    return CheckResult(False, f"ACR login server {host} rejected the service principal of acr "
+                              f"(/oauth2/token answered {resp.status_code})")
+
+
+def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
+    identity = _import("azure.identity", "azure-identity")
+    aexc = _import("azure.core.exceptions", "azure-identity")
+    authority = authority or AZURE_DEFAULT_AUTHORITY
+    where = f"Azure AD {_address(_base_url(authority))}"
+    try:
+        credential = identity.ClientSecretCredential(
+            tenant, clientid, clientsecret, authority=authority, disable_instance_discovery=True,
+            connection_verify=http.verify, connection_timeout=http.timeout, read_timeout=http.timeout,
+            retry_total=0)
+    except ValueError as exc:
+        return CheckResult(False, f"cannot check acr through Azure AD: {exc}")
+    try:
+        aad_token = credential.get_token(AZURE_MANAGEMENT_SCOPE).token
+    except aexc.ClientAuthenticationError as exc:
+        text = str(exc)
+        if re.search(r"Connection|Max retries|SSL|timed out|resolve", text) and not re.search(r"AADSTS|invalid_", text):
+            raise _Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
+                               "azure_authority_host") from None
+        code = re.search(r"AADSTS\d+|invalid_[a-z_]+|unauthorized_client", text)
+        return CheckResult(False, f"{where} rejected the service principal of acr "
+                                  f"({code.group(0) if code else 'authentication failed'})")
+    except (aexc.ServiceRequestError, aexc.ServiceResponseError) as exc:
+        raise _Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
+                           "azure_authority_host") from None
+    finally:
+        credential.close()
+    # Trade the AAD token for an ACR refresh token: proves the login server
+    # knows this tenant and accepts the principal.
+    resp = http.request("POST", base + "/oauth2/exchange", "ACR login server",
+                        data={"grant_type": "access_token", "service": host, "tenant": tenant,
+                              "access_token": aad_token})
+    if 200 <= resp.status_code < 300 and _json(resp).get("refresh_token"):
+        return CheckResult(True, f"ACR login server {host} accepted the service principal of acr "
+                                 f"(Azure AD token exchanged for a refresh token)")
+    return CheckResult(False, f"ACR login server {host} refused the Azure AD token of acr "
+                              f"(/oauth2/exchange answered {resp.status_code})")
+
+
+# ---------------------------------------------------------------------------
+# Public entry points
+# ---------------------------------------------------------------------------
+
+def check_credentials(provider, credentials, registry_url=None, acr_login_server=None, acr_tenant_id=None,
+                      timeout=10, validate_certs=True, ca_path=None, aws_endpoint_url=None, gcr_token_uri=None,
+                      azure_authority_host=None, session=None):
+    """Log in to the registry of `provider` with `credentials` (SSM field names).
+
+    Returns a CheckResult; raises MissingLibrary when the check needs a Python
+    library that is not installed.
+    """
+    creds = {k: v for k, v in (credentials or {}).items() if v is not None}
+    if provider not in DOCKER_LOGIN_PROVIDERS + ("ecr", "acr"):
+        return CheckResult(None, f"provider {provider} has no credential check")
+    if not _has_secret(creds):
+        return CheckResult(None, f"no credentials to check for {provider}")
+    # validate_certs=false wins; otherwise trust ca_path when given.
+    verify = (ca_path or True) if validate_certs else False
+    secrets = _secret_values(creds)
+    http = None
+    try:
+        if provider == "ecr":
+            result = _check_ecr(creds, timeout, verify, aws_endpoint_url)
+        else:
+            http = _Http(session, timeout, verify)
+            if provider == "acr":
+                result = _check_acr(http, creds, acr_login_server or registry_url, acr_tenant_id,
+                                    azure_authority_host)
+            elif provider == "gcr" and gcr_token_uri:
+                result = _check_gcr_oauth(http, creds, gcr_token_uri)
+            else:
+                registry = _registry_of(provider, creds, registry_url)
+                user, authorization = _login_pair(provider, creds)
+                result = _docker_login(http, registry, user, authorization, provider)
+    except _Unreachable as exc:
+        hint = exc.hint or {"acr": "acr_login_server", "ecr": "region"}.get(
+            provider, "url or registry_url" if provider in URL_PROVIDERS else "registry_url")
+        result = CheckResult(False, f"{exc}: check {hint}", unreachable=True)
+    except _Incomplete as exc:
+        result = CheckResult(False, str(exc))
+    finally:
+        if http is not None:
+            http.close()
+    result.message = _scrub(result.message, secrets)
+    return result
+
+
+def _secret_values(creds):
+    values = [str(creds[f]) for f in SECRET_FIELDS if creds.get(f)]
+    if creds.get("auth"):
+        try:
+            values.append(base64.b64decode(str(creds["auth"])).decode("utf-8").split(":", 1)[-1])
+        except (binascii.Error, ValueError):
+            pass
+    return values
+
+
+def load_gcr_key_file(path):
+    """Read a service-account JSON key file into SSM's gcr fields.
+
+    The key is checked with google-auth (the private key must load); any
+    problem is a ValueError whose message holds no key material.
+    """
+    service_account = _import("google.oauth2.service_account", "google-auth")
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            info = json.load(handle)
+    except OSError as exc:
+        raise ValueError(f"cannot read the GCR key file {path}: {exc.strerror or exc.__class__.__name__}") from None
+    except ValueError:
+        raise ValueError(f"the GCR key file {path} is not JSON (expected a service-account key)") from None
+    if not isinstance(info, dict) or info.get("type", "service_account") != "service_account":
+        raise ValueError(f"the GCR key file {path} is not a service-account key (type service_account)")
+    missing = [f for f in ("client_email", "private_key") if not isinstance(info.get(f), str) or not info.get(f)]
+    if missing:
+        raise ValueError(f"the GCR key file {path} lacks {', '.join(missing)}")
+    # google-auth wants a token_uri; SSM does not store it, so any default will do.
+    checked = dict(info)
+    checked.setdefault("token_uri", GOOGLE_TOKEN_URI)
+    try:
+        service_account.Credentials.from_service_account_info(checked)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"the private_key in the GCR key file {path} cannot be loaded "
+                         f"({exc.__class__.__name__}): is it a complete PEM private key?") from None
+    return {"clientemail": info["client_email"], "privatekey": info["private_key"]}
+
+
+def ecr_keys_from_aws(profile=None):
+    """Long-term AWS access keys from a profile or the environment, via boto3.
+
+    Returns {"accesskeyid", "secretaccesskey"} and "region" when the session
+    has one.  Temporary credentials are refused: SSM can only store keys.
+    """
+    boto3 = _import("boto3", "boto3")
+    bexc = _import("botocore.exceptions", "botocore")
+    source = f"AWS profile {profile}" if profile else "the AWS environment (variables, default profile)"
+    try:
+        session = boto3.session.Session(profile_name=profile)
+        found = session.get_credentials()
+    except bexc.BotoCoreError as exc:
+        raise ValueError(f"cannot read AWS credentials from {source}: {exc.__class__.__name__}") from None
+    if found is None:
+        raise ValueError(f"no AWS credentials found in {source}")
+    frozen = found.get_frozen_credentials()
+    if frozen.token:
+        raise ValueError(f"{source} gives temporary credentials (with a session token): SSM can only store "
+                         "long-term access keys (an access key id and its secret access key)")
+    if not frozen.access_key or not frozen.secret_key:
+        raise ValueError(f"{source} gives incomplete AWS credentials")
+    keys = {"accesskeyid": frozen.access_key, "secretaccesskey": frozen.secret_key}
+    if session.region_name:
+        keys["region"] = session.region_name
+    return keys
