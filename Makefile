@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup build run test unit integration lint sanity docs clean
+.PHONY: setup build run test unit integration lint sanity docs clean bench
 
 setup: $(VENV)/.installed
 
@@ -33,7 +33,18 @@ integration: build
 	$(BIN)/python -m pytest -q tests/integration
 
 test: build
-	$(BIN)/python -m pytest tests/unit tests/contract tests/integration
+	$(BIN)/python tools/gendocs.py --check
+	$(BIN)/python -m pytest tests/unit tests/contract tests/realreg tests/integration
+	$(MAKE) --no-print-directory lint
+
+# The Ansible ecosystem checks on the built collection: ansible-test sanity and units, ansible-lint, yamllint,
+# docs, the artifact, execution environment, changelog and molecule (`tools/lint.py --list`). CHECKS="docs ee" runs some.
+lint: build
+	$(BIN)/python tools/lint.py $(CHECKS)
+
+# The benchmark of issue 4 (a benchmark, not a test): writes its table into docs/performance.md.
+bench: build
+	$(BIN)/python benchmarks/bench.py
 
 docs:
 	$(BIN)/python tools/gendocs.py

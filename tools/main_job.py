@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The main job behind `make run`: configure registries with the role, twice, to show the second run
 changes nothing. Without SSM_URL it starts the SSM sandbox on 127.0.0.1 and uses example registries;
 with SSM_URL it talks to that SSM and uses the registries of the file named by REGISTRIES."""
@@ -40,7 +39,7 @@ def main():
                 return status
             if sandbox:
                 print('SSM sandbox served %d request(s), %d of them writes' % (len(sandbox.requests),
-                                                                              len(sandbox.writes())))
+                                                                               len(sandbox.writes())))
                 sandbox.clear_requests()
     finally:
         if sandbox:

@@ -270,4 +270,12 @@ options:
         description:
         - As O(acr_tenant_id), for this item.
         type: str
+      gcr_key_file:
+        description:
+        - As O(gcr_key_file), for this item.
+        type: path
+      ecr_keys_from:
+        description:
+        - As O(ecr_keys_from), for this item.
+        type: str
 '''

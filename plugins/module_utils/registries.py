@@ -7,6 +7,11 @@ write (if any) that closes the gap. Everything here runs before the first write.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import SSMError
+from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import (
+    MissingLibrary, ecr_keys_from_aws, load_gcr_key_file)
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
     PROVIDERS, InvalidCredentials, diff_view, mask, validate_credentials)
 
@@ -21,6 +26,8 @@ CUSTOM_AUTH_SCHEME = [
 
 # What only the credential check needs; SSM never stores these.
 CHECK_KEYS = ('registry_url', 'acr_login_server', 'acr_tenant_id')
+# Where credentials can come from instead of literal fields: a GCR key file, AWS's own sources.
+SOURCE_KEYS = ('gcr_key_file', 'ecr_keys_from')
 
 
 class PlanError(Exception):
@@ -79,13 +86,42 @@ def resolve(item, index=None):
         raise PlanError('%s: SSM cannot delete the built-in registry %s; state: reset clears its credentials and '
                         'makes it anonymous again' % (where, name))
     credentials, deprecations = None, []
-    if state == 'present' and (item.get('credentials') is not None or not PROVIDERS[provider].builtin):
+    given = _with_sources(item, provider, where)
+    if state == 'present' and (given is not None or not PROVIDERS[provider].builtin):
         try:
-            credentials, deprecations = validate_credentials(provider, item.get('credentials'), where)
+            credentials, deprecations = validate_credentials(provider, given, where)
         except InvalidCredentials as e:
             raise PlanError(str(e))
     check_inputs = dict((key, item[key]) for key in CHECK_KEYS if item.get(key))
     return Wanted(where, provider, name, state, credentials, deprecations, check_inputs)
+
+
+def _with_sources(item, provider, where):
+    """The credentials of an item, with the fields loaded from gcr_key_file or ecr_keys_from."""
+    credentials = item.get('credentials')
+    for key, for_provider, load in (('gcr_key_file', 'gcr', load_gcr_key_file),
+                                    ('ecr_keys_from', 'ecr', _ecr_keys)):
+        if not item.get(key):
+            continue
+        if provider != for_provider:
+            raise PlanError('%s: %s is for provider %s, not %s' % (where, key, for_provider, provider))
+        try:
+            loaded = load(item[key])
+        except MissingLibrary as e:
+            raise PlanError('%s: %s: %s' % (where, key, missing_required_lib(e.library)))
+        except ValueError as e:
+            raise PlanError('%s: %s: %s' % (where, key, e))
+        given = dict((name, value) for name, value in (credentials or {}).items() if value is not None)
+        both = sorted(set(given) & set(loaded) - set(['region']))
+        if both:
+            raise PlanError('%s: give either %s or the field(s) %s, not both' % (where, key, ', '.join(both)))
+        loaded.update(given)  # a region given in the task wins over the profile's
+        credentials = loaded
+    return credentials
+
+
+def _ecr_keys(source):
+    return ecr_keys_from_aws(None if source == 'environment' else source)
 
 
 def plan(wanted, rows):
@@ -143,6 +179,42 @@ def plan_purge(wanted_names, rows):
             changes.append(Change(name, provider, 'reset', 'PATCH', before=before,
                                   after=dict(name=name, provider=provider, credentials={}), row=row))
     return changes
+
+
+def may_have_landed(error, change):
+    """A write whose answer was lost, or that SSM failed on its side, may still have been stored; a create
+    that SSM refuses because the name exists met a concurrent run. Both are settled by reading again."""
+    if error.status in ('connection', 'timeout', 429, 500, 502, 503, 504):
+        return True
+    return change.method == 'PUT' and error.status == 400 and 'already exist' in str(error)
+
+
+def replan(change, wanted, rows):
+    """What is left to do for `change` after SSM was read again."""
+    if wanted is not None:
+        return plan(wanted, rows)
+    row = rows.get(change.name)
+    if row is None or (change.method == 'PATCH' and not (row.get('auth') or row.get('authSet'))):
+        return Change(change.name, change.provider, change.action, before=change.before, after=change.after, row=row)
+    return change
+
+
+def write(client, change, wanted=None, attempts=3):
+    """Apply one change so that SSM ends in the wanted state: after a failure that may have landed, read
+    SSM again and do only what is still missing. Returns the change that settled it."""
+    for attempt in range(attempts):
+        try:
+            apply(client, change)
+            return change
+        except SSMError as error:
+            if attempt == attempts - 1 or not may_have_landed(error, change):
+                raise
+        settled = replan(change, wanted, client.registries())
+        if not settled.changed:
+            settled.action = change.action  # it landed: report what was done
+            return settled
+        change = settled
+    return change
 
 
 def apply(client, change):

@@ -49,21 +49,25 @@ class SSMClient:
     """One requests session (keep-alive) for a whole module run."""
 
     def __init__(self, ssm_url, ssm_api_key=None, ssm_username=None, ssm_password=None, validate_certs=True,
-                 ca_path=None, timeout=30, ssm_api_version='auto', retry_seconds=20, warn=None, **ignored):
+                 ca_path=None, timeout=30, ssm_api_version='auto', warn=None, **ignored):
         url = ssm_url.rstrip('/')
         self.api = url if url.endswith('/api') else url + '/api'
         self.api_key = ssm_api_key
         self.username = ssm_username
         self.password = ssm_password
         self.timeout = timeout
-        self.retry_seconds = retry_seconds
+        # Blips are retried for a bounded time: long enough for a restart of SSM, short for a pipeline.
+        self.retry_seconds = min(20, 3 * timeout)
         self.version = None if ssm_api_version == 'auto' else ssm_api_version
         self.logged_in = False
         self.session = requests.Session()
-        self.session.verify = ca_path or validate_certs
+        # Passed on every request: requests lets REQUESTS_CA_BUNDLE override a session's own verify.
+        self.verify = ca_path or validate_certs
         self.session.headers['Accept'] = 'application/json'
-        if not validate_certs and warn:
-            warn('validate_certs is false: the TLS certificate of %s is not checked' % self.api)
+        if not validate_certs:
+            requests.packages.urllib3.disable_warnings()  # one warning of ours instead of one per request
+            if warn:
+                warn('validate_certs is false: the TLS certificate of %s is not checked' % self.api)
         if self.api_key and not self.username:
             self.session.headers['Authorization'] = 'Bearer %s' % self.api_key
 
@@ -72,7 +76,7 @@ class SSMClient:
     def _send(self, method, path, body=None):
         url = self.api + path
         try:
-            return self.session.request(method, url, json=body, timeout=self.timeout)
+            return self.session.request(method, url, json=body, timeout=self.timeout, verify=self.verify)
         except requests.exceptions.SSLError as e:
             raise SSMError('TLS error talking to SSM at %s: %s. Give the CA bundle that signed its certificate '
                            'in ca_path (SSM_CA_PATH), or set validate_certs: false (SSM_VALIDATE_CERTS)'

@@ -77,6 +77,18 @@ options:
     description:
       - The ACR login server (C(<name>.azurecr.io)) the credential check logs in to. SSM does not store it.
     type: str
+  gcr_key_file:
+    description:
+      - For C(gcr), a service-account JSON key file to take C(clientemail) and C(privatekey) from, instead of
+        giving them in O(credentials). The key is loaded and checked with google-auth, which must be installed.
+    type: path
+  ecr_keys_from:
+    description:
+      - For C(ecr), take C(accesskeyid) and C(secretaccesskey) (and C(region) unless given) from AWS's own
+        sources through boto3, instead of giving them in O(credentials). V(environment) reads the variables and
+        default profile; any other value is the name of an AWS profile.
+      - Temporary credentials (with a session token) are refused, since SSM can only store long-term keys.
+    type: str
   acr_tenant_id:
     description:
       - With O(verify_credentials), check an C(acr) service principal through Microsoft Entra ID
@@ -319,21 +331,23 @@ purged:
 '''
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
-from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS, credentials_argument_spec
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
+    PROVIDERS, credentials_argument_spec, secret_values)
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import (
-    CHECK_KEYS, PlanError, apply, plan, plan_purge, resolve, row_view)
+    CHECK_KEYS, SOURCE_KEYS, PlanError, may_have_landed, plan, plan_purge, resolve, row_view, write)
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import SSMError
 from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import MissingLibrary, check_credentials
 from ansible.module_utils.basic import missing_required_lib
 
 STATES = ['present', 'reset', 'absent']
-SINGLE = ('provider', 'name', 'state', 'credentials') + CHECK_KEYS
+SINGLE = ('provider', 'name', 'state', 'credentials') + CHECK_KEYS + SOURCE_KEYS
 DOING = dict(created='creating', updated='updating', reset='resetting', deleted='deleting')
 
 
 def argument_spec():
     credentials = dict(type='dict', options=credentials_argument_spec())
     check_inputs = dict((key, dict(type='str')) for key in CHECK_KEYS)
+    check_inputs.update(gcr_key_file=dict(type='path'), ecr_keys_from=dict(type='str'))
     item = dict(provider=dict(type='str', required=True, choices=sorted(PROVIDERS)), name=dict(type='str'),
                 state=dict(type='str', default='present', choices=STATES), credentials=credentials, **check_inputs)
     return dict(provider=dict(type='str', choices=sorted(PROVIDERS)), name=dict(type='str'),
@@ -385,6 +399,8 @@ def main():
     except PlanError as e:
         ssm.fail(str(e))
     for one in wanted:
+        # Credentials loaded from files or AWS never passed through the argument spec's no_log.
+        ssm.module.no_log_values.update(secret_values(one.provider, one.credentials))
         for deprecation in one.deprecations:
             ssm.module.deprecate('%s: %s' % (one.where, deprecation['msg']), version=deprecation['version'],
                                  collection_name=deprecation['collection_name'])
@@ -399,12 +415,13 @@ def main():
 
     done = []
     if not ssm.check_mode:
+        wanted_of = dict((id(change), one) for change, one in zip(changes, wanted))
         for change in changes + purged:
             if not change.changed:
                 continue
             try:
-                apply(ssm.client, change)
-            except SSMError as e:
+                write(ssm.client, change, wanted_of.get(id(change)))
+            except (SSMError, PlanError) as e:
                 ssm.fail(_half_done(change, e, done, changes + purged), changed=bool(done))
             done.append(change)
 
@@ -443,6 +460,9 @@ def verify_all(ssm, wanted):
 def _half_done(failed, error, done, changes):
     """Say exactly what SSM holds when a write fails part-way through a list."""
     message = '%s %s: %s' % (DOING[failed.action], failed.name, error)
+    if isinstance(error, SSMError) and may_have_landed(error, failed):
+        message += ' (SSM did not confirm it: %s may or may not be %s; running again converges)' % (
+            failed.name, failed.action)
     if done:
         message += '. Already written: %s' % ', '.join('%s (%s)' % (c.name, c.action) for c in done)
     pending = [c.name for c in changes if c.changed and c is not failed and c not in done]

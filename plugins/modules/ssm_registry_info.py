@@ -14,7 +14,7 @@ description:
   - Lists the registries SSM stores (Settings > Registries), with every secret value masked.
   - Rows of providers SSM no longer knows (such as C(hotio) or the misspelt C(forjejo)) are listed too.
 author:
-  - squirrel.ssm contributors
+  - squirrel.ssm contributors (@squirrel-ssm)
 extends_documentation_fragment:
   - squirrel.ssm.connection
 attributes:
@@ -23,6 +23,7 @@ attributes:
     description: It only reads, so it runs in check mode as it does otherwise.
   diff_mode:
     support: none
+    description: It changes nothing, so there is no diff to show.
   idempotent:
     support: full
     description: It changes nothing.
@@ -40,6 +41,15 @@ options:
     description:
       - Only registries of this provider (any provider name, legacy ones included).
     type: str
+  verify_credentials:
+    description:
+      - Log in to each listed registry with the credentials SSM stores for it, as O(squirrel.ssm.ssm_registry#module:verify_credentials)
+        does, and add RV(registries[].verified) and RV(registries[].verify_msg) to each row: the "test connection"
+        SSM lacks, for every registry at once. Nothing is written.
+      - Rows without credentials, of providers SSM no longer knows, or of C(acr) (whose login server SSM does
+        not store) get V(null).
+    type: bool
+    default: false
 seealso:
   - module: squirrel.ssm.ssm_registry
 '''
@@ -98,18 +108,49 @@ registries:
       type: dict
       returned: always
       sample: {username: octocat, token: '********'}
+    verified:
+      description: Whether the registry accepted the stored credentials; null when there was nothing to check.
+      type: bool
+      returned: when O(verify_credentials) is true
+    verify_msg:
+      description: What the registry answered. Never a secret.
+      type: str
+      returned: when O(verify_credentials) is true
 '''
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import row_view
+from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import MissingLibrary, check_credentials
+
+
+def verdict(ssm, row):
+    provider, auth = row.get('provider'), row.get('auth')
+    if provider not in PROVIDERS:
+        return dict(verified=None, verify_msg='provider %s is not one SSM still knows: not checked' % provider)
+    if not auth:
+        return dict(verified=None, verify_msg='no credentials stored')
+    try:
+        result = check_credentials(provider, auth, timeout=ssm.params['timeout'])
+    except MissingLibrary as e:
+        return dict(verified=None, verify_msg=missing_required_lib(e.library))
+    return dict(verified=result.verified, verify_msg=result.message)
 
 
 def main():
-    ssm = SSMModule(dict(name=dict(type='str'), provider=dict(type='str')))
+    ssm = SSMModule(dict(name=dict(type='str'), provider=dict(type='str'),
+                         verify_credentials=dict(type='bool', default=False)))
     rows = ssm.rows()
     wanted = [row for name, row in sorted(rows.items())
               if ssm.params['name'] in (None, name) and ssm.params['provider'] in (None, row.get('provider'))]
-    ssm.exit(changed=False, registries=[row_view(row) for row in wanted])
+    registries = []
+    for row in wanted:
+        view = row_view(row)
+        if ssm.params['verify_credentials']:
+            view.update(verdict(ssm, row))
+        registries.append(view)
+    ssm.exit(changed=False, registries=registries)
 
 
 if __name__ == '__main__':

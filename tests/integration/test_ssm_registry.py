@@ -114,14 +114,14 @@ def test_custom_create_sends_the_web_clients_auth_scheme(ansible, sandbox):
 
 
 def test_every_validation_rule_fails_before_any_request(ansible, sandbox):
-    tasks = [{'squirrel.ssm.ssm_registry': dict(provider=p, name=NAMES[p], credentials=c)} for p, c, _ in BAD]
+    tasks = [{'squirrel.ssm.ssm_registry': dict(provider=p, name=NAMES[p], credentials=c)} for p, c, dummy in BAD]
     run = ansible.play(*tasks)
     for (provider, credentials, field), result in zip(BAD, run.results):
         assert result['failed'], (provider, credentials)
         assert 'provider %s' % provider in result['msg'] and field in result['msg'], result['msg']
         assert 'Traceback' not in result.get('module_stderr', '')
     assert sandbox.requests == []
-    assert_no_secret(run.output, set(v for _, c, _ in BAD for k, v in c.items()
+    assert_no_secret(run.output, set(v for dummy, c, dummy in BAD for k, v in c.items()
                                      if k in ('password', 'token', 'secretaccesskey', 'clientsecret')
                                      and isinstance(v, str) and len(v) > 2))
 

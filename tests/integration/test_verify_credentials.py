@@ -3,7 +3,7 @@ import base64
 
 from tests.integration.conftest import API_KEY
 from tests.realreg.registries import (  # noqa: F401  pylint: disable=unused-import
-    USERS, basic_registry, token_registry, token_server, workdir)
+    USERS, aws_iam, basic_registry, token_registry, token_server, workdir)
 
 
 def custom(url, **credentials):
@@ -44,3 +44,72 @@ def test_an_unreachable_registry_is_named(ansible, sandbox):
     run = ansible.play(custom('http://127.0.0.1:9', login='a', password='some-password'))
     assert run[0]['failed'] and 'cannot reach registry http://127.0.0.1:9' in run[0]['msg']
     assert sandbox.writes() == [] and API_KEY not in run.output
+
+
+def test_info_reports_which_stored_credentials_work(ansible, sandbox, basic_registry):
+    user = 'rotor'
+    ansible.play({'squirrel.ssm.ssm_registry': dict(registries=[
+        dict(provider='custom', name='works', credentials=dict(url=basic_registry.url, login='alice',
+                                                               password=USERS['alice'])),
+        dict(provider='custom', name='rotated', credentials=dict(url=basic_registry.url, login=user,
+                                                                 password=USERS[user]))])})
+    old_password = USERS[user]
+    basic_registry.set_password(user, 'rotated-' + old_password)
+    try:
+        run = ansible.play({'squirrel.ssm.ssm_registry_info': {'verify_credentials': True}})
+    finally:
+        basic_registry.set_password(user, old_password)
+    rows = dict((row['name'], row) for row in run[0]['registries'])
+    assert rows['works']['verified'] is True
+    assert rows['rotated']['verified'] is False and 'rejected' in rows['rotated']['verify_msg']
+    assert rows['hub']['verified'] is None and rows['hotio']['verified'] is None
+    assert rows['forjejo']['verified'] is None
+    assert sandbox.writes() == [] and old_password not in run.output
+
+
+def test_ecr_keys_checked_against_aws(ansible, sandbox, aws_iam):
+    env = dict(AWS_ENDPOINT_URL_ECR=aws_iam['endpoint'])
+    good = dict(accesskeyid=aws_iam['accesskeyid'], secretaccesskey=aws_iam['secretaccesskey'], region='eu-west-1')
+    bad = dict(good, secretaccesskey=good['secretaccesskey'][:-4] + 'AAAA')
+    run = ansible.play({'squirrel.ssm.ssm_registry': dict(provider='ecr', credentials=bad, verify_credentials=True)},
+                       {'squirrel.ssm.ssm_registry': dict(provider='ecr', credentials=good, verify_credentials=True)},
+                       env=env)
+    assert run[0]['failed'] and 'rejected' in run[0]['msg'] and sandbox.rows['ecr'].get('auth') != bad
+    assert run[1]['changed'] and run[1]['verified'] is True
+    assert [w['method'] for w in sandbox.writes()] == ['POST']
+    assert good['secretaccesskey'] not in run.output and bad['secretaccesskey'] not in run.output
+
+
+def test_ecr_keys_from_the_environment(ansible, sandbox):
+    env = dict(AWS_ACCESS_KEY_ID='AKIAENVIRONMENT00001', AWS_SECRET_ACCESS_KEY='env-secret-access-key',
+               AWS_DEFAULT_REGION='eu-central-1', AWS_CONFIG_FILE='/nonexistent', AWS_SHARED_CREDENTIALS_FILE='/none')
+    task = {'squirrel.ssm.ssm_registry': dict(provider='ecr', ecr_keys_from='environment')}
+    run = ansible.play(task, env=env)
+    assert run[0]['changed']
+    assert sandbox.rows['ecr']['auth'] == {'accesskeyid': 'AKIAENVIRONMENT00001',
+                                           'secretaccesskey': 'env-secret-access-key', 'region': 'eu-central-1'}
+    temporary = ansible.play(task, env=dict(env, AWS_SESSION_TOKEN='session-token-value'))
+    assert temporary[0]['failed'] and 'SSM can only store long-term' in temporary[0]['msg']
+    assert 'env-secret-access-key' not in run.output + temporary.output
+
+
+def test_gcr_key_file(ansible, sandbox, tmp_path):
+    import json
+    from tests.realreg.registries import new_rsa_key, pem_of
+    key_file = tmp_path / 'sa.json'
+    private_key = pem_of(new_rsa_key())
+    key_file.write_text(json.dumps({'type': 'service_account', 'client_email': 'ssm@p.iam.gserviceaccount.com',
+                                    'private_key': private_key, 'token_uri': 'https://oauth2.googleapis.com/token'}))
+    broken = tmp_path / 'broken.json'
+    broken.write_text(json.dumps({'type': 'service_account', 'client_email': 'a@b.c',
+                                  'private_key': private_key[:200]}))
+    run = ansible.play({'squirrel.ssm.ssm_registry': dict(provider='gcr', gcr_key_file=str(key_file))},
+                       {'squirrel.ssm.ssm_registry': dict(provider='gcr', gcr_key_file=str(broken))},
+                       {'squirrel.ssm.ssm_registry': dict(provider='ghcr', gcr_key_file=str(key_file))})
+    assert run[0]['changed'] and sandbox.rows['gcr']['auth'] == {'clientemail': 'ssm@p.iam.gserviceaccount.com',
+                                                                  'privatekey': private_key}
+    assert run[1]['failed'] and 'cannot be loaded' in run[1]['msg']
+    assert run[2]['failed'] and 'gcr_key_file is for provider gcr' in run[2]['msg']
+    assert [w['method'] for w in sandbox.writes()] == ['POST']
+    for line in private_key.splitlines()[1:-1]:
+        assert line not in run.output

@@ -36,8 +36,8 @@ def test_bad_credentials_name_provider_and_field(provider, credentials, field):
 
 
 def test_ecr_accesskey_is_the_guides_spelling_of_accesskeyid():
-    stored, _ = validate_credentials('ecr', {'accesskey': 'AKIAIOSFODNN7EXAMPLE', 'secretaccesskey': 's',
-                                             'region': 'us-east-1'}, 'w')
+    stored, dummy = validate_credentials('ecr', {'accesskey': 'AKIAIOSFODNN7EXAMPLE', 'secretaccesskey': 's',
+                                                 'region': 'us-east-1'}, 'w')
     assert stored == {'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'secretaccesskey': 's', 'region': 'us-east-1'}
 
 
@@ -48,17 +48,17 @@ def test_hub_token_is_the_deprecated_spelling_of_password():
 
 
 def test_gitlab_defaults_are_stored_explicitly():
-    stored, _ = validate_credentials('gitlab', {'token': 'glt'}, 'w')
+    stored, dummy = validate_credentials('gitlab', {'token': 'glt'}, 'w')
     assert stored == {'url': 'https://registry.gitlab.com', 'authurl': 'https://gitlab.com', 'token': 'glt'}
 
 
 def test_gcr_private_key_with_escaped_newlines_is_stored_with_real_ones():
-    stored, _ = validate_credentials('gcr', {'clientemail': 'a@b.com', 'privatekey': PEM.replace('\n', '\\n')}, 'w')
+    stored, dummy = validate_credentials('gcr', {'clientemail': 'a@b.com', 'privatekey': PEM.replace('\n', '\\n')}, 'w')
     assert stored['privatekey'] == PEM
 
 
 def test_null_fields_count_as_absent():
-    stored, _ = validate_credentials('ghcr', {'username': 'u', 'token': 't', 'password': None}, 'w')
+    stored, dummy = validate_credentials('ghcr', {'username': 'u', 'token': 't', 'password': None}, 'w')
     assert stored == {'username': 'u', 'token': 't'}
 
 
