@@ -34,7 +34,7 @@ integration: build
 
 test: build
 	$(BIN)/python tools/gendocs.py --check
-	$(BIN)/python -m pytest tests/unit tests/contract tests/realreg tests/integration
+	$(BIN)/python -m pytest -n 2 tests/unit tests/contract tests/realreg tests/integration
 	$(MAKE) --no-print-directory lint
 
 # The Ansible ecosystem checks on the built collection: ansible-test sanity and units, ansible-lint, yamllint,

@@ -85,6 +85,8 @@ def resolve(item, index=None):
     if state == 'absent' and PROVIDERS[provider].builtin:
         raise PlanError('%s: SSM cannot delete the built-in registry %s; state: reset clears its credentials and '
                         'makes it anonymous again' % (where, name))
+    if item.get('credentials') is not None and not isinstance(item['credentials'], dict):
+        raise PlanError('%s: credentials must be a dict of the fields of provider %s' % (where, provider))
     credentials, deprecations = None, []
     given = _with_sources(item, provider, where)
     if state == 'present' and (given is not None or not PROVIDERS[provider].builtin):

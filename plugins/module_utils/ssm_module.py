@@ -21,8 +21,14 @@ class _AnsibleModule(AnsibleModule):
     explain = None
 
     def fail_json(self, msg, **kwargs):
-        if self.explain is not None and not getattr(self, 'ready', False):
-            msg = self.explain(self.params) or msg
+        if not getattr(self, 'ready', False):
+            better = self.explain(self.params) if self.explain is not None else None
+            errors = getattr(getattr(self, 'validation_result', None), 'error_messages', [])
+            if better:
+                msg = better
+            elif len(errors) > 1 and not msg.startswith('Unsupported'):
+                # Ansible shows only its first message, which for a bad list element names no option.
+                msg = '; '.join(errors)
         super(_AnsibleModule, self).fail_json(msg=msg, **kwargs)
 
 

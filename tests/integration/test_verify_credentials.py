@@ -53,6 +53,7 @@ def test_info_reports_which_stored_credentials_work(ansible, sandbox, basic_regi
                                                                password=USERS['alice'])),
         dict(provider='custom', name='rotated', credentials=dict(url=basic_registry.url, login=user,
                                                                  password=USERS[user]))])})
+    sandbox.clear_requests()
     old_password = USERS[user]
     basic_registry.set_password(user, 'rotated-' + old_password)
     try:
