@@ -48,8 +48,9 @@ PATH = '/api/container-registries'
 SIZES = [int(n) for n in os.environ.get('BENCH_SIZES', '1,10,100').split(',') if n.strip()]
 FIRST_RUNS = int(os.environ.get('BENCH_FIRST_RUNS', '3'))
 SECOND_RUNS = int(os.environ.get('BENCH_SECOND_RUNS', '5'))
-# A cell (N, way, run) whose runs add up to more than this stops after the run that crossed it, so the slow
-# ways (a module run per registry) get fewer runs at N = 10 and 100 and the bench stays ~11 min.
+# A cell (N, way, run) of more than two module runs (a loop) whose runs add up to more than this stops after the
+# run that crossed it, so the slow ways get fewer runs at N = 10 and 100 and the bench stays ~11 min. Cells of
+# one or two module runs (the ones the targets compare) always get all their runs.
 CELL_BUDGET = float(os.environ.get('BENCH_CELL_BUDGET', '20'))
 # A cell whose one run would execute more module runs (task or loop item, ~1 s each) than this is not run at
 # all: the first run of (c0) at N = 100 (100 POSTs + 90 PUTs, each a uri run: over 3 minutes for one run).
@@ -182,6 +183,9 @@ class Failure(Exception):
     pass
 
 
+LOADS = []  # the 1-minute load average after each run: how busy the machine was meanwhile
+
+
 def run(variant, vars_file, sandbox, phase):
     """One timed ansible-playbook run; returns (seconds, requests served, changed tasks in the recap)."""
     sandbox.clear_requests()
@@ -196,6 +200,8 @@ def run(variant, vars_file, sandbox, phase):
             (not recap and variant.key != 'empty'):  # an empty play has no host in its recap
         raise Failure('%s (%s run) failed, rc=%s:\n%s' % (variant.label, phase, proc.returncode, output[-4000:]))
     served = list(sandbox.requests)
+    if hasattr(os, 'getloadavg'):
+        LOADS.append(os.getloadavg()[0])
     gets = sum(1 for r in served if r['method'] == 'GET')
     return seconds, served, gets, int(recap.group(2)) if recap else 0
 
@@ -253,9 +259,10 @@ def bench():
             print('\n## N = %d (%d built-in, %d custom)' % (n, builtins, n - builtins), flush=True)
             rounds = max(FIRST_RUNS, SECOND_RUNS)
 
-            def wanted(key, phase, runs):
-                done = samples.get((n, key, phase), [])
-                return (n, key, phase) not in SKIPPED and len(done) < runs and sum(s[0] for s in done) < CELL_BUDGET
+            def wanted(v, phase, runs):
+                done = samples.get((n, v.key, phase), [])
+                return (n, v.key, phase) not in SKIPPED and len(done) < runs and \
+                    (v.tasks(n, phase) <= 2 or sum(s[0] for s in done) < CELL_BUDGET)
 
             for v in VARIANTS:
                 for phase in ('first', 'second') if v.first else ('second',):
@@ -270,10 +277,10 @@ def bench():
                     if not v.first and n != max(SIZES):
                         continue
                     phases = []
-                    if v.first and wanted(v.key, 'first', FIRST_RUNS):
+                    if v.first and wanted(v, 'first', FIRST_RUNS):
                         sandbox.reset()
                         phases.append('first')
-                    if wanted(v.key, 'second', SECOND_RUNS):
+                    if wanted(v, 'second', SECOND_RUNS):
                         if not phases:
                             seed(sandbox, items)
                         phases.append('second')
@@ -372,7 +379,8 @@ def machine():
         pass
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
     return dict(date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-                nproc=nproc, cpu=cpu, python=platform.python_version(), ansible=ansible_version,
+                load=[min(LOADS), statistics.median(LOADS), max(LOADS)] if LOADS else None, nproc=nproc, cpu=cpu,
+                python=platform.python_version(), ansible=ansible_version,
                 os='%s %s' % (platform.system(), platform.release()))
 
 
@@ -477,8 +485,10 @@ def breakdown(samples, rtt=None):
 
 def report(samples, elapsed, rtt, info):
     lines = [
-        'Measured %s on %d CPU(s) (%s), %s, Python %s, ansible-core %s; the whole benchmark took %.0f s.'
-        % (info['date'], info['nproc'], info['cpu'], info['os'], info['python'], info['ansible'], elapsed),
+        'Measured %s on %d CPU(s) (%s), %s, Python %s, ansible-core %s; the whole benchmark took %.0f s%s.'
+        % (info['date'], info['nproc'], info['cpu'], info['os'], info['python'], info['ansible'], elapsed,
+           '' if not info.get('load') else ', the 1-minute load average after its runs was %.1f (%.1f–%.1f)'
+           % (info['load'][1], info['load'][0], info['load'][2])),
         '',
         'Reproduce with `make bench` (builds and installs the collection, then runs `benchmarks/bench.py`).',
         'Wall time of each `ansible-playbook` run: median (min–max, runs). Requests: what the sandbox served in '
@@ -503,8 +513,9 @@ def report(samples, elapsed, rtt, info):
               'per change; (c0) no GET, a POST per registry on every run + a PUT per custom registry the first run '
               'creates (its POST answered 404); (c) 1 GET + one write per change; `ssm_registry_info` 1 GET; empty '
               "play none. (a') and the references run on the converged set only. Runs per cell: %d first, %d second, "
-              'fewer where the runs of a cell add up to more than %.0f s; a cell whose one run would take more than %d '
-              'module runs (tasks and loop items, about a second each) is not run. The references run at N = %d only.'
+              'fewer for a cell of more than two module runs (tasks and loop items, about a second each) once its runs '
+              'add up to more than %.0f s; a cell whose one run would take more than %d module runs is not run. The '
+              'references run at N = %d only.'
               % (FIRST_RUNS, SECOND_RUNS, CELL_BUDGET, MAX_TASK_RUNS, max(SIZES)), '',
               '### Targets (issue 4)', '']
     for met, text in verdicts(samples):

@@ -48,7 +48,9 @@ class Wanted:
 class Change:
     """One registry's outcome: `action` and the request it needs (`method` None when nothing is written)."""
 
-    def __init__(self, name, provider, action, method=None, body=None, before=None, after=None, row=None):
+    def __init__(self, name, provider, action, method=None, body=None, before=None, after=None, row=None,
+                 wanted=None):
+        self.wanted = wanted  # the Wanted it serves; None for what purge does
         self.name = name
         self.provider = provider
         self.action = action
@@ -144,7 +146,7 @@ def plan(wanted, rows):
         return Change(wanted.name, wanted.provider, action, method, body,
                       before=_diff_side(wanted, row, stored, None) if row else {},
                       after=_diff_side(wanted, row or {}, after, stored) if action != 'deleted' else {},
-                      row=row)
+                      row=row, wanted=wanted)
 
     if wanted.state == 'absent':
         return change('deleted', 'DELETE') if row else change('unchanged')
@@ -191,17 +193,17 @@ def may_have_landed(error, change):
     return change.method == 'PUT' and error.status == 400 and 'already exist' in str(error)
 
 
-def replan(change, wanted, rows):
+def replan(change, rows):
     """What is left to do for `change` after SSM was read again."""
-    if wanted is not None:
-        return plan(wanted, rows)
+    if change.wanted is not None:
+        return plan(change.wanted, rows)
     row = rows.get(change.name)
     if row is None or (change.method == 'PATCH' and not (row.get('auth') or row.get('authSet'))):
         return Change(change.name, change.provider, change.action, before=change.before, after=change.after, row=row)
     return change
 
 
-def write(client, change, wanted=None, attempts=3):
+def write(client, change, attempts=3):
     """Apply one change so that SSM ends in the wanted state: after a failure that may have landed, read
     SSM again and do only what is still missing. Returns the change that settled it."""
     for attempt in range(attempts):
@@ -211,7 +213,7 @@ def write(client, change, wanted=None, attempts=3):
         except SSMError as error:
             if attempt == attempts - 1 or not may_have_landed(error, change):
                 raise
-        settled = replan(change, wanted, client.registries())
+        settled = replan(change, client.registries())
         if not settled.changed:
             settled.action = change.action  # it landed: report what was done
             return settled

@@ -22,6 +22,9 @@ class _AnsibleModule(AnsibleModule):
 
     def fail_json(self, msg, **kwargs):
         if not getattr(self, 'ready', False):
+            # ansible-core skips collecting no_log values when a list element fails conversion; the
+            # invocation it returns would then hold secrets in clear.
+            self.no_log_values.update(_raw_secrets(self.argument_spec, self.params))
             better = self.explain(self.params) if self.explain is not None else None
             errors = getattr(getattr(self, 'validation_result', None), 'error_messages', [])
             if better:
@@ -30,6 +33,22 @@ class _AnsibleModule(AnsibleModule):
                 # Ansible shows only its first message, which for a bad list element names no option.
                 msg = '; '.join(errors)
         super(_AnsibleModule, self).fail_json(msg=msg, **kwargs)
+
+
+def _raw_secrets(spec, params):
+    """Every secret value in params as given, by the no_log flags of spec, at any depth."""
+    found = set()
+    for name, option in spec.items():
+        value = params.get(name) if isinstance(params, dict) else None
+        if value is None:
+            continue
+        if option.get('no_log') and isinstance(value, str) and value:
+            found.add(value)
+        elif option.get('options'):
+            for element in value if isinstance(value, list) else [value]:
+                if isinstance(element, dict):
+                    found.update(_raw_secrets(option['options'], element))
+    return found
 
 
 class SSMModule:
@@ -70,13 +89,6 @@ class SSMModule:
             self.fail(str(e))
         self.hide_secrets_of(rows)
         return rows
-
-    def run(self, body):
-        """Run the module's body; any SSM failure becomes a message, never a traceback."""
-        try:
-            body()
-        except SSMError as e:
-            self.fail(str(e))
 
     def exit(self, changed=False, diff=None, **result):
         if diff is not None and self.diff_mode:

@@ -347,7 +347,8 @@ DOING = dict(created='creating', updated='updating', reset='resetting', deleted=
 def argument_spec():
     credentials = dict(type='dict', options=credentials_argument_spec())
     check_inputs = dict((key, dict(type='str')) for key in CHECK_KEYS)
-    check_inputs.update(gcr_key_file=dict(type='path'), ecr_keys_from=dict(type='str'))
+    # ecr_keys_from names where keys come from (a profile or "environment"); it holds no secret itself.
+    check_inputs.update(gcr_key_file=dict(type='path'), ecr_keys_from=dict(type='str', no_log=False))
     item = dict(provider=dict(type='str', required=True, choices=sorted(PROVIDERS)), name=dict(type='str'),
                 state=dict(type='str', default='present', choices=STATES), credentials=credentials, **check_inputs)
     return dict(provider=dict(type='str', choices=sorted(PROVIDERS)), name=dict(type='str'),
@@ -415,12 +416,11 @@ def main():
 
     done = []
     if not ssm.check_mode:
-        wanted_of = dict((id(change), one) for change, one in zip(changes, wanted))
         for change in changes + purged:
             if not change.changed:
                 continue
             try:
-                write(ssm.client, change, wanted_of.get(id(change)))
+                write(ssm.client, change)
             except (SSMError, PlanError) as e:
                 ssm.fail(_half_done(change, e, done, changes + purged), changed=bool(done))
             done.append(change)

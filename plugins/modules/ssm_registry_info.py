@@ -43,9 +43,10 @@ options:
     type: str
   verify_credentials:
     description:
-      - Log in to each listed registry with the credentials SSM stores for it, as O(squirrel.ssm.ssm_registry#module:verify_credentials)
-        does, and add RV(registries[].verified) and RV(registries[].verify_msg) to each row: the "test connection"
-        SSM lacks, for every registry at once. Nothing is written.
+      - Log in to each listed registry with the credentials SSM stores for it, as
+        O(squirrel.ssm.ssm_registry#module:verify_credentials) does, and add RV(registries[].verified) and
+        RV(registries[].verify_msg) to each row. This is the test of the connection that SSM lacks, for every
+        registry at once. Nothing is written.
       - Rows without credentials, of providers SSM no longer knows, or of C(acr) (whose login server SSM does
         not store) get V(null).
     type: bool

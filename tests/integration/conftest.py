@@ -30,6 +30,32 @@ def collections_path():
     return path
 
 
+# Values that must never reach any output, wherever a test passes them.
+SECRET_KEYS = {'ssm_api_key', 'ssm_password', 'password', 'token', 'auth', 'clientsecret', 'secretaccesskey',
+               'privatekey', 'AWS_SECRET_ACCESS_KEY', 'SSM_API_KEY', 'SSM_PASSWORD'}
+ALWAYS_SECRET = {API_KEY, PASSWORD, 'legacy-secret-value'}
+
+
+def secrets_in(value, found=None):
+    """Every secret value in task arguments, play vars or an environment."""
+    found = set() if found is None else found
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in SECRET_KEYS and isinstance(inner, str) and len(inner) >= 6:
+                found.add(inner)
+            else:
+                secrets_in(inner, found)
+    elif isinstance(value, (list, tuple)):
+        for inner in value:
+            secrets_in(inner, found)
+    return found
+
+
+def assert_no_secret(text, secrets):
+    leaked = [s for s in secrets if s in text or s.replace('\n', '\\n') in text]
+    assert not leaked, 'secret values leaked into the output'
+
+
 class Run:
     def __init__(self, rc, output, results):
         self.rc = rc
@@ -58,10 +84,11 @@ class Ansible:
         env.update(extra or {})
         return env
 
-    def play(self, *tasks, connection='default', check=False, diff=False, verbosity=0, env=None, play_vars=None,
+    def play(self, *tasks, connection='default', check=False, diff=True, verbosity=4, env=None, play_vars=None,
              play_extra=None):
         """Run tasks in one playbook; each task's registered result is returned in order. Failing tasks
-        do not stop the play: their result says failed."""
+        do not stop the play: their result says failed. Every play runs at -vvvv --diff and is audited:
+        no secret value it was given may appear anywhere in its output."""
         self.runs += 1
         out = self.tmp_path / ('results-%d.json' % self.runs)
         play = dict(hosts='localhost', gather_facts=False, tasks=[])
@@ -92,6 +119,7 @@ class Ansible:
             command.append('-' + 'v' * verbosity)
         proc = subprocess.run(command, env=self.env(env), capture_output=True, text=True, check=False)
         output = proc.stdout + proc.stderr
+        assert_no_secret(output, ALWAYS_SECRET | secrets_in([tasks, connection, play_vars, env]))
         results = []
         if out.exists():
             data = json.loads(out.read_text())
@@ -101,6 +129,7 @@ class Ansible:
     def adhoc(self, module, args, env=None):
         command = [os.path.join(BIN, 'ansible'), 'localhost', '-m', module, '-a', args]
         proc = subprocess.run(command, env=self.env(env), capture_output=True, text=True, check=False)
+        assert_no_secret(proc.stdout + proc.stderr, ALWAYS_SECRET | secrets_in([args, env]))
         return Run(proc.returncode, proc.stdout + proc.stderr, [])
 
 

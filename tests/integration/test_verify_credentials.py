@@ -107,8 +107,8 @@ def test_gcr_key_file(ansible, sandbox, tmp_path):
     run = ansible.play({'squirrel.ssm.ssm_registry': dict(provider='gcr', gcr_key_file=str(key_file))},
                        {'squirrel.ssm.ssm_registry': dict(provider='gcr', gcr_key_file=str(broken))},
                        {'squirrel.ssm.ssm_registry': dict(provider='ghcr', gcr_key_file=str(key_file))})
-    assert run[0]['changed'] and sandbox.rows['gcr']['auth'] == {'clientemail': 'ssm@p.iam.gserviceaccount.com',
-                                                                  'privatekey': private_key}
+    stored = {'clientemail': 'ssm@p.iam.gserviceaccount.com', 'privatekey': private_key}
+    assert run[0]['changed'] and sandbox.rows['gcr']['auth'] == stored
     assert run[1]['failed'] and 'cannot be loaded' in run[1]['msg']
     assert run[2]['failed'] and 'gcr_key_file is for provider gcr' in run[2]['msg']
     assert [w['method'] for w in sandbox.writes()] == ['POST']

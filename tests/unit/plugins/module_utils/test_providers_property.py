@@ -13,9 +13,13 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (  #
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=40),
                     st.binary(max_size=10))
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5),
-                                                                                          inner, max_size=3),
-                      max_leaves=5)
+
+
+def containers(inner):
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+
+
+VALUES = st.recursive(SCALARS, containers, max_leaves=5)
 NAMES = st.one_of(st.sampled_from(sorted(KNOWN_NAMES)), st.text(max_size=12))
 
 
