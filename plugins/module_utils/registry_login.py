@@ -35,6 +35,8 @@ import re
 import traceback
 from urllib.parse import urljoin, urlsplit
 
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import SECRET_NAMES
+
 try:
     import requests
     import requests.auth
@@ -60,7 +62,6 @@ DEFAULT_REGISTRIES = {
 # Providers whose registry address is the stored `url`.
 URL_PROVIDERS = ("custom", "gitea", "forgejo", "gitlab")
 DOCKER_LOGIN_PROVIDERS = ("custom", "gitea", "forgejo", "hub", "ghcr", "lscr", "quay", "gitlab", "gcr")
-SECRET_FIELDS = ("password", "token", "auth", "privatekey", "secretaccesskey", "clientsecret")
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 AZURE_MANAGEMENT_SCOPE = "https://management.azure.com/.default"
@@ -294,7 +295,7 @@ def _require(credentials, provider, *fields):
 
 
 def _has_secret(credentials):
-    return any(credentials.get(f) for f in SECRET_FIELDS)
+    return any(credentials.get(f) for f in SECRET_NAMES)
 
 
 def _login_pair(provider, creds):
@@ -563,7 +564,7 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
 
 
 def _secret_values(creds):
-    values = [str(creds[f]) for f in SECRET_FIELDS if creds.get(f)]
+    values = [str(creds[f]) for f in SECRET_NAMES if creds.get(f)]
     if creds.get("auth"):
         try:
             values.append(base64.b64decode(str(creds["auth"])).decode("utf-8").split(":", 1)[-1])
