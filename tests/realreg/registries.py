@@ -405,18 +405,22 @@ def aws_iam():
     boto3 = pytest.importorskip("boto3")
     from moto import settings
     from moto.server import ThreadedMotoServer
-    settings.INITIAL_NO_AUTH_ACTION_COUNT = 3  # in case moto was imported earlier
+    from moto.core.authorization import ActionAuthenticatorMixin
+    # moto counts actions for the whole process: a second server in the same process (the fixture is
+    # registered by two test packages) must get its own 3 set-up calls on top of what was counted so far.
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = ActionAuthenticatorMixin.request_count + 3
     port = free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     endpoint = f"http://{LOOPBACK}:{port}"
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
-    iam.create_user(UserName="ssm-ecr")
-    iam.put_user_policy(UserName="ssm-ecr", PolicyName="pull", PolicyDocument=json.dumps({
+    user = "ssm-ecr-" + secrets.token_hex(4)  # moto's backends, too, are shared by the whole process
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="pull", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]}))
-    key = iam.create_access_key(UserName="ssm-ecr")["AccessKey"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
     yield {"endpoint": endpoint, "accesskeyid": key["AccessKeyId"], "secretaccesskey": key["SecretAccessKey"],
            "region": "eu-west-1"}
     server.stop()
