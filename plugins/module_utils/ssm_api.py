@@ -38,7 +38,7 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
 class SSMError(Exception):
-    """A failure explained for the user; `landed` tells a write that may have reached SSM."""
+    """A failure explained for the user; `status` is the HTTP status, or 'connection' / 'timeout'."""
 
     def __init__(self, message, status=None):
         super(SSMError, self).__init__(message)
@@ -90,10 +90,10 @@ class SSMClient:
         except requests.exceptions.RequestException as e:
             raise SSMError('request to SSM at %s failed: %s. Check ssm_url (SSM_URL)' % (self.api, _reason(e)))
 
-    def request(self, method, path, body=None, retry=None):
+    def request(self, method, path, body=None):
         """Send one call and return the envelope's data. Reads are retried on blips; a write
         is retried only by callers that re-read first (it may have landed)."""
-        retry = method == 'GET' if retry is None else retry
+        retry = method == 'GET'
         if not self.logged_in and self.username:
             self.login()
         deadline = time.time() + self.retry_seconds
