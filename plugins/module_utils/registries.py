@@ -14,6 +14,7 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import
     MissingLibrary, ecr_keys_from_aws, load_gcr_key_file)
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
     PROVIDERS, InvalidCredentials, diff_view, mask, validate_credentials)
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import CLEARING_BODY, cleared, is_write_defect
 
 # What SSM's web client sends as authScheme when it creates a custom registry; the same lets the UI show it.
 CUSTOM_AUTH_SCHEME = [
@@ -46,7 +47,8 @@ class Wanted:
 
 
 class Change:
-    """One registry's outcome: `action` and the request it needs (`method` None when nothing is written)."""
+    """One registry's outcome: `action` and the request it needs (`method` None when nothing is written).
+    A reset of a row that still holds values overwrites them first (`clear_first`): SSM's PATCH keeps them."""
 
     def __init__(self, name, provider, action, method=None, body=None, before=None, after=None, row=None,
                  wanted=None):
@@ -59,6 +61,14 @@ class Change:
         self.before = before
         self.after = after
         self.row = row
+        self.clear_first = method == 'PATCH' and not cleared((row or {}).get('auth'))
+
+    @property
+    def methods(self):
+        """Every HTTP method the change sends, in order."""
+        if self.method is None:
+            return []
+        return ['POST', 'PATCH'] if self.clear_first else [self.method]
 
     @property
     def changed(self):
@@ -81,6 +91,9 @@ def resolve(item, index=None):
     if provider == 'custom' and not name:
         raise PlanError('%s: name is required for provider custom (a custom registry has a name of its own)' % where)
     name = name or provider
+    if '/' in name:
+        raise PlanError('%s: the name %s contains "/", which SSM cannot be reached with through its web proxy (the '
+                        'proxy decodes %%2F and SSM answers 404): choose a name without "/"' % (where, name))
     if PROVIDERS[provider].builtin and name != provider:
         raise PlanError('%s: provider %s is built in: SSM has exactly one %s row, named %s, so name must be %s '
                         'or left out' % (where, provider, provider, provider, provider))
@@ -90,7 +103,7 @@ def resolve(item, index=None):
     if item.get('credentials') is not None and not isinstance(item['credentials'], dict):
         raise PlanError('%s: credentials must be a dict of the fields of provider %s' % (where, provider))
     credentials, deprecations = None, []
-    given = _with_sources(item, provider, where)
+    given = _with_sources(item, provider, where) if state == 'present' else None
     if state == 'present' and (given is not None or not PROVIDERS[provider].builtin):
         try:
             credentials, deprecations = validate_credentials(provider, given, where)
@@ -145,7 +158,7 @@ def plan(wanted, rows):
     def change(action, method=None, body=None, after=None):
         return Change(wanted.name, wanted.provider, action, method, body,
                       before=_diff_side(wanted, row, stored, None) if row else {},
-                      after=_diff_side(wanted, row or {}, after, stored) if action != 'deleted' else {},
+                      after=_diff_side(wanted, row or {}, after, stored) if wanted.state != 'absent' else {},
                       row=row, wanted=wanted)
 
     if wanted.state == 'absent':
@@ -156,7 +169,7 @@ def plan(wanted, rows):
     if wanted.state == 'reset':
         if row is None:
             raise PlanError('%s: there is no registry %s in SSM to reset' % (wanted.where, wanted.name))
-        return change('reset', 'PATCH', after=None) if (stored or auth_set) else change('unchanged', after=stored)
+        return change('unchanged', after=stored) if is_reset(row) else change('reset', 'PATCH', after=None)
     if wanted.credentials is None:
         return change('unchanged', after=stored)
     if row is None:
@@ -179,10 +192,15 @@ def plan_purge(wanted_names, rows):
         before = dict(name=name, provider=provider, credentials=mask(provider, stored))
         if provider == 'custom':
             changes.append(Change(name, provider, 'deleted', 'DELETE', before=before, after={}, row=row))
-        elif stored or row.get('authSet'):
+        elif not is_reset(row):
             changes.append(Change(name, provider, 'reset', 'PATCH', before=before,
                                   after=dict(name=name, provider=provider, credentials={}), row=row))
     return changes
+
+
+def is_reset(row):
+    """A reset row: SSM does not use credentials for it, and none of its old values is stored."""
+    return not row.get('authSet') and cleared(row.get('auth'))
 
 
 def may_have_landed(error, change):
@@ -198,39 +216,66 @@ def replan(change, rows):
     if change.wanted is not None:
         return plan(change.wanted, rows)
     row = rows.get(change.name)
-    if row is None or (change.method == 'PATCH' and not (row.get('auth') or row.get('authSet'))):
+    if row is None or (change.method == 'PATCH' and is_reset(row)):
         return Change(change.name, change.provider, change.action, before=change.before, after=change.after, row=row)
     return change
 
 
 def write(client, change, attempts=3):
     """Apply one change so that SSM ends in the wanted state: after a failure that may have landed, read
-    SSM again and do only what is still missing. Returns the change that settled it."""
+    SSM again and do only what is still missing. Returns (the change that settled it, unconfirmed): SSM
+    v0.5 answers 500 after it has stored a POST or PATCH, and such a write is confirmed by `confirm`,
+    with one read for the whole run, instead of being retried blindly."""
     for attempt in range(attempts):
         try:
-            apply(client, change)
-            return change
+            return change, apply(client, change)
         except SSMError as error:
             if attempt == attempts - 1 or not may_have_landed(error, change):
                 raise
         settled = replan(change, client.registries())
         if not settled.changed:
             settled.action = change.action  # it landed: report what was done
-            return settled
+            return settled, False
         change = settled
-    return change
+    return change, False
 
 
 def apply(client, change):
-    name = change.name
-    if change.method == 'PUT':
-        client.create(name, change.body['auth'], change.body['authScheme'])
-    elif change.method == 'POST':
-        client.update(name, change.body['auth'])
-    elif change.method == 'PATCH':
-        client.reset(name)
-    elif change.method == 'DELETE':
-        client.delete(name)
+    """Send the change's requests; True when SSM gave its known 500-after-write to any of them."""
+    unconfirmed = False
+    for method in change.methods:
+        try:
+            if method == 'PUT':
+                client.create(change.name, change.body['auth'], change.body['authScheme'])
+            elif method == 'POST' and change.clear_first:
+                client.update(change.name, CLEARING_BODY['auth'])
+            elif method == 'POST':
+                client.update(change.name, change.body['auth'])
+            elif method == 'PATCH':
+                client.reset(change.name)
+            elif method == 'DELETE':
+                client.delete(change.name)
+        except SSMError as error:
+            if is_write_defect(error):
+                unconfirmed = True
+            elif not (method == 'POST' and change.clear_first and error.status == 400):
+                # An SSM that validates auth refuses the clearing body; its PATCH then removes the values.
+                raise
+    return unconfirmed
+
+
+def confirm(client, changes):
+    """Read SSM once and check that every write it answered with its 500-after-write defect is stored."""
+    rows = client.registries()
+    missing = [change for change in changes if replan(change, rows).changed]
+    if missing:
+        raise SSMError('SSM answered HTTP 500 to %s, and reading the registries back shows %s not done'
+                       % (', '.join('%s %s' % (DOING[c.action], c.name) for c in missing),
+                          'it' if len(missing) == 1 else 'them'))
+    return rows
+
+
+DOING = dict(created='creating', updated='updating', reset='resetting', deleted='deleting')
 
 
 def _diff_side(wanted, row, credentials, compared_to):
@@ -256,4 +301,6 @@ def row_view(row, change=None):
         auth, auth_set = None, False
     view['auth_set'] = auth_set
     view['credentials'] = mask(provider, auth)
+    # An old reset (SSM's PATCH) left the values stored: SSM does not use them, but they are still there.
+    view['leftover_credentials'] = not auth_set and not cleared(auth)
     return view

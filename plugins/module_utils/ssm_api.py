@@ -6,11 +6,16 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import binascii
+import os
 import time
 import traceback
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.six.moves.urllib.parse import quote
+
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import (
+    RELOAD_REGISTRY_AUTH, RELOAD_REGISTRY_PREFIX, facts)
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -33,6 +38,8 @@ CONNECTION_SPEC = dict(
 CONNECTION_REQUIRED_ONE_OF = [['ssm_api_key', 'ssm_username']]
 CONNECTION_REQUIRED_TOGETHER = [['ssm_username', 'ssm_password']]
 
+RELOAD_AUTH_SCHEME = [{'name': 'url', 'type': 'string'}, {'name': 'login', 'type': 'string'},
+                      {'name': 'password', 'type': 'string'}]
 REGISTRY_PATHS = {'0.5': '/container-registries', '0.1': '/containers/registries'}
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
@@ -186,6 +193,29 @@ class SSMClient:
 
     def delete(self, name):
         self.request('DELETE', self._registry_path(name))
+
+    def reload_registries(self, rows):
+        """Make SSM load its registries again, by a write that changes nothing it uses (ssm_versions)."""
+        if facts(self.version).reload_by == 'reset-anonymous':
+            anonymous = sorted(name for name, row in rows.items() if not row.get('authSet'))
+            if anonymous:
+                self.reset(anonymous[0])
+                return anonymous[0]
+            with_credentials = sorted(rows)[0]
+            self.update(with_credentials, rows[with_credentials].get('auth') or {})
+            return with_credentials
+        # SSM v0.5 loads them only at start and after a registry is created or deleted: create a short-lived
+        # custom registry, clearly named, and delete it, whatever happens in between.
+        name = RELOAD_REGISTRY_PREFIX + binascii.hexlify(os.urandom(4)).decode('ascii')
+        try:
+            self.create(name, dict(RELOAD_REGISTRY_AUTH), RELOAD_AUTH_SCHEME)
+        finally:
+            try:
+                self.delete(name)
+            except SSMError as e:
+                if e.status != 404:  # 404: the create never landed
+                    raise
+        return name
 
 
 def _message(response):

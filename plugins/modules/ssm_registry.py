@@ -55,7 +55,10 @@ options:
     description:
       - V(present) stores O(credentials) (a missing custom registry is created). A built-in registry given
         no O(credentials) is left as it is.
-      - V(reset) removes the credentials, as SSM's Reset button does, making the registry anonymous again.
+      - V(reset) removes the credentials, making the registry anonymous again. SSM's own reset (its Reset
+        button, C(PATCH)) leaves the old values stored; this module first overwrites them, so that no secret of
+        the registry remains in SSM's database. A row reset by SSM alone, whose values are still stored, is
+        reset again.
       - V(absent) deletes a custom registry. SSM cannot delete built-in registries; use V(reset) for them.
       - Defaults to V(present).
     type: str
@@ -94,6 +97,16 @@ options:
       - With O(verify_credentials), check an C(acr) service principal through Microsoft Entra ID
         (azure-identity) in this tenant, instead of Basic authentication. Never sent to SSM.
     type: str
+  reload_registries:
+    description:
+      - SSM loads its registries (what its update checks use) only at start and after a registry is created or
+        deleted, not after credentials are set or reset. After a run that set or reset credentials, make SSM
+        load them by creating and deleting a short-lived custom registry named C(squirrel-ssm-reload-<random>).
+        It is deleted even when something fails in between.
+      - V(false) leaves SSM using the registries it loaded before, until its next restart or the next time
+        a registry is created or deleted.
+    type: bool
+    default: true
   purge:
     description:
       - With O(registries), make SSM match the list exactly. Custom registries that are not in the list are
@@ -102,6 +115,10 @@ options:
     type: bool
     default: false
 notes:
+  - SSM v0.5 (v0.5.2 and its main branch) answers HTTP 500 after it has stored credentials or reset a registry.
+    The module reads the registries back once to confirm such writes, and warns once per run.
+  - SSM v0.1 registers only the last custom registry and cannot register C(ghcr); the module warns when the
+    declared set runs into these limits. See the collection's C(docs/compatibility.md).
   - SSM v0.5 does not use Docker Hub credentials in its update checks (it always registers an anonymous
     Docker Hub); they are stored all the same.
 seealso:
@@ -243,7 +260,8 @@ action:
   choices: [created, updated, reset, deleted, unchanged]
   sample: updated
 registry:
-  description: The registry as SSM stores it after the task. Every secret value is masked.
+  description: The registry as SSM stores it after the task, null when it does not exist (O(state=absent)).
+    Every secret value is masked.
   returned: when O(provider) is used
   type: dict
   contains:
@@ -267,6 +285,11 @@ registry:
       type: bool
       returned: always
       sample: true
+    leftover_credentials:
+      description: True when SSM does not use credentials for this registry (C(auth_set) false) but still
+        stores values of them, as SSM's own reset leaves them. Reset it with this collection to remove them.
+      type: bool
+      returned: always
     can_auth:
       description: Whether the registry accepts credentials.
       type: bool
@@ -310,6 +333,11 @@ results:
       description: With O(verify_credentials), what the registry answered.
       type: str
       returned: when O(verify_credentials) is used
+reloaded:
+  description: Whether SSM was made to load its registries again after this run's writes (or, in check mode,
+    would be). See O(reload_registries).
+  returned: always
+  type: bool
 purged:
   description: Registries not in O(registries) that O(purge) deleted (custom) or reset (built-in).
   returned: when O(registries) is used
@@ -334,14 +362,15 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSM
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
     PROVIDERS, credentials_argument_spec, secret_values)
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import (
-    CHECK_KEYS, SOURCE_KEYS, PlanError, may_have_landed, plan, plan_purge, resolve, row_view, write)
+    CHECK_KEYS, DOING, SOURCE_KEYS, PlanError, confirm, may_have_landed, plan, plan_purge, resolve, row_view,
+    write)
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts, limits_of
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import SSMError
 from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import MissingLibrary, check_credentials
 from ansible.module_utils.basic import missing_required_lib
 
 STATES = ['present', 'reset', 'absent']
 SINGLE = ('provider', 'name', 'state', 'credentials') + CHECK_KEYS + SOURCE_KEYS
-DOING = dict(created='creating', updated='updating', reset='resetting', deleted='deleting')
 
 
 def argument_spec():
@@ -354,7 +383,8 @@ def argument_spec():
     return dict(provider=dict(type='str', choices=sorted(PROVIDERS)), name=dict(type='str'),
                 state=dict(type='str', choices=STATES), credentials=credentials,
                 registries=dict(type='list', elements='dict', options=item), purge=dict(type='bool', default=False),
-                verify_credentials=dict(type='bool', default=False), **check_inputs)
+                verify_credentials=dict(type='bool', default=False),
+                reload_registries=dict(type='bool', default=True), **check_inputs)
 
 
 def items_of(params):
@@ -414,29 +444,72 @@ def main():
     purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []
     verdicts = verify_all(ssm, wanted) if params['verify_credentials'] else {}
 
-    done = []
+    version = facts(ssm.client.version)
+    for warning in limits_of(version, wanted):
+        ssm.module.warn(warning)
+    writes = [c for c in changes + purged if c.changed]
+    reload_needed = params['reload_registries'] and version.needs_reload(
+        method for c in writes for method in c.methods)
     if not ssm.check_mode:
-        for change in changes + purged:
-            if not change.changed:
-                continue
-            try:
-                write(ssm.client, change)
-            except (SSMError, PlanError) as e:
-                ssm.fail(_half_done(change, e, done, changes + purged), changed=bool(done))
-            done.append(change)
+        apply_all(ssm, writes, reload_needed, rows)
 
     diff = [dict(before=c.before, after=c.after, before_header=c.name, after_header=c.name)
             for c in changes + purged if c.changed or c.before != c.after]
     changed = any(c.changed for c in changes + purged)
     if params['registries'] is None:
         change = changes[0]
-        registry = row_view(change.row, change) if change.action != 'deleted' else None
+        exists = change.method == 'PUT' or (change.row is not None and change.action != 'deleted')
+        registry = row_view(change.row, change) if exists else None
         ssm.exit(changed=changed, diff=diff[0] if diff else dict(before=change.before, after=change.after),
-                 action=change.action, registry=registry, **verdicts.get(change.name, {}))
-    ssm.exit(changed=changed, diff=diff,
+                 action=change.action, registry=registry, reloaded=reload_needed, **verdicts.get(change.name, {}))
+    ssm.exit(changed=changed, diff=diff, reloaded=reload_needed,
              results=[dict(name=c.name, provider=c.provider, action=c.action, changed=c.changed,
                            **verdicts.get(c.name, {})) for c in changes],
              purged=[dict(name=c.name, provider=c.provider, action=c.action) for c in purged])
+
+
+def apply_all(ssm, writes, reload_needed, rows):
+    """Write every change, confirm with one read what SSM answered with its 500-after-write, then make SSM
+    load its registries again (also after a failure part-way: what landed is then in use)."""
+    done, unconfirmed, failure = [], [], None
+    for change in writes:
+        try:
+            settled, doubtful = write(ssm.client, change)
+        except (SSMError, PlanError) as e:
+            failure = _half_done(change, e, done, writes)
+            break
+        done.append(change)
+        if doubtful:
+            unconfirmed.append(settled)
+    if unconfirmed:
+        try:
+            confirm(ssm.client, unconfirmed)
+            ssm.module.warn('SSM answered HTTP 500 ("Cannot populate path `device`") after storing %d write(s); '
+                            'reading the registries back confirmed them. This is a defect of %s, not of your '
+                            'input' % (len(unconfirmed), facts(ssm.client.version).label))
+        except SSMError as e:
+            failure = '%s%s' % (failure + '. ' if failure else '', e)
+    if reload_needed and done:
+        try:
+            ssm.client.reload_registries(_as_written(rows, done))
+        except SSMError as e:
+            failure = '%s%s' % (failure + '. ' if failure else '',
+                                'the registries are written, but making SSM load them again failed: %s. SSM uses '
+                                'the new credentials after its next restart' % e)
+    if failure:
+        ssm.fail(failure, changed=bool(done))
+
+
+def _as_written(rows, done):
+    """SSM's rows after the writes of this run, as far as reloading needs them (whether credentials are set)."""
+    rows = dict(rows)
+    for change in done:
+        if change.method == 'DELETE':
+            rows.pop(change.name, None)
+        else:
+            rows[change.name] = dict(rows.get(change.name) or {}, name=change.name,
+                                     authSet=change.method != 'PATCH', auth=(change.body or {}).get('auth'))
+    return rows
 
 
 def verify_all(ssm, wanted):

@@ -96,6 +96,11 @@ registries:
       description: Whether credentials are stored.
       type: bool
       returned: always
+    leftover_credentials:
+      description: True when SSM does not use credentials for this registry (C(auth_set) false) but still
+        stores values of them, as SSM's own reset leaves them. Reset it with this collection to remove them.
+      type: bool
+      returned: always
     can_auth:
       description: Whether the registry accepts credentials.
       type: bool

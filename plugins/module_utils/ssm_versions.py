@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What each line of SSM does that a client must live with, as measured on the real servers
+(docs/compatibility.md). The collection's work-arounds and warnings read this table, nowhere else."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+# POSTed before SSM's PATCH, so that no value of the old credentials stays stored (both versions accept it).
+CLEARING_BODY = {'auth': {}}
+
+# SSM v0.5's repository re-reads a row with populate('device') after POST and PATCH: the write has landed,
+# the answer is a 500 with this message.
+WRITE_DEFECT_MESSAGE = 'Cannot populate path'
+
+# A short-lived custom registry whose create and delete make SSM reload its registries.
+RELOAD_REGISTRY_PREFIX = 'squirrel-ssm-reload-'
+RELOAD_REGISTRY_AUTH = {'url': 'https://reload.squirrel-ssm.invalid', 'login': 'squirrel-ssm',
+                        'password': 'reload-trigger-not-a-secret'}
+
+
+class VersionFacts:
+    def __init__(self, api, label, answers_500_after=(), reloads_after=(), reset_keeps_auth=True,
+                 uses_hub_credentials=True, registers_last_custom_only=False, registers_ghcr=True,
+                 accepts_api_key=True, reload_by='create-delete'):
+        self.api = api
+        self.label = label
+        self.answers_500_after = answers_500_after
+        self.reloads_after = reloads_after
+        self.reset_keeps_auth = reset_keeps_auth
+        self.reload_by = reload_by
+        self.uses_hub_credentials = uses_hub_credentials
+        self.registers_last_custom_only = registers_last_custom_only
+        self.registers_ghcr = registers_ghcr
+        self.accepts_api_key = accepts_api_key
+
+    def needs_reload(self, methods):
+        """Whether writes with these methods leave SSM using registries it loaded before them."""
+        return any(method not in self.reloads_after for method in methods)
+
+
+
+VERSIONS = {
+    '0.5': VersionFacts(
+        '0.5', 'SSM v0.5 (measured on v0.5.2 and head a9076215)',
+        answers_500_after=('POST', 'PATCH'), reloads_after=('PUT', 'DELETE'), reset_keeps_auth=True,
+        uses_hub_credentials=False),
+    '0.1': VersionFacts(
+        '0.1', 'SSM v0.1 (measured on v0.1.30)',
+        reloads_after=('POST', 'PATCH', 'PUT'), reset_keeps_auth=True, registers_last_custom_only=True,
+        registers_ghcr=False, accepts_api_key=False,
+        # A create would register the short-lived registry as the one custom registry v0.1 uses, and its
+        # delete does not reload: reset an anonymous row again instead, which changes nothing and reloads.
+        reload_by='reset-anonymous'),
+}
+
+
+def facts(api_version):
+    return VERSIONS.get(api_version or '0.5', VERSIONS['0.5'])
+
+
+def cleared(auth):
+    """Whether stored credentials hold no value at all (what a reset must leave behind)."""
+    return not any(value not in (None, '') for value in (auth or {}).values())
+
+
+def is_write_defect(error):
+    return getattr(error, 'status', None) == 500 and WRITE_DEFECT_MESSAGE in str(error)
+
+
+def limits_of(version, wanted):
+    """Warnings for a declared set that runs into what this SSM version cannot do."""
+    present = [one for one in wanted if one.state == 'present' and one.credentials is not None]
+    warnings = []
+    customs = [one.name for one in present if one.provider == 'custom']
+    if version.registers_last_custom_only and len(customs) > 1:
+        warnings.append('%s registers only the last custom registry it stores: %s are all stored, but its update '
+                        'checks use only one of them' % (version.label, ', '.join(customs)))
+    if not version.registers_ghcr and any(one.provider == 'ghcr' for one in present):
+        warnings.append('%s fails to register ghcr ("name" is not allowed): the ghcr credentials are stored, but '
+                        'its update checks do not use them' % version.label)
+    if not version.uses_hub_credentials and any(one.provider == 'hub' for one in present):
+        warnings.append('%s does not use stored Docker Hub credentials in its update checks (it always uses an '
+                        'anonymous Docker Hub): they are stored all the same' % version.label)
+    return warnings

@@ -1,0 +1,176 @@
+"""The conformance suite: the same scenarios, with the same assertions, against the SSM sandbox (both of its
+flavours and its v0.1 mode) and against every real SSM it is given.
+
+Real servers come from SSM_SOURCE (source tarballs or SSM checkouts, separated by ':'), built and started by
+tests/realssm, or from a running SSM given by SSM_CONFORMANCE_URL with SSM_CONFORMANCE_API_KEY (or _USERNAME and
+_PASSWORD). A running SSM is changed by the suite: give it a staging server, never production.
+"""
+import json
+import os
+import time
+
+import pytest
+import requests
+
+from tests.integration.conftest import Ansible, collections_path
+from tests.sandbox.ssm_sandbox import Sandbox
+
+SANDBOX_USER, SANDBOX_PASSWORD, SANDBOX_KEY = 'admin@example.com', 'conformance-password-5', 'conformance-key-5c1e'
+HOW_TO_RUN = ('real SSM skipped: set SSM_SOURCE=../shared/ssm-server/ssm-v0.5.2.tar.gz (tarballs or SSM git checkouts, '
+              "':'-separated), or SSM_CONFORMANCE_URL and SSM_CONFORMANCE_API_KEY for a running staging SSM")
+RESULTS = {}
+
+
+class Target:
+    """One SSM the scenarios run against, seen the same way whatever it is: its address and credentials,
+    the requests it served, its stored rows (read through its own API, as any client would) and the
+    registrations it logged."""
+
+    def __init__(self, label, server, kind, version, api_key, username, password):
+        self.label, self.server, self.kind, self.version = label, server, kind, version
+        self.url = server.url
+        self.api_key, self.username, self.password = api_key, username, password
+        self.session = None
+
+    @property
+    def connection(self):
+        """What a user of this SSM gives: the API key, or on v0.1 (which refuses keys) a login."""
+        if self.version == '0.1' or not self.api_key:
+            return dict(ssm_url=self.url, ssm_username=self.username, ssm_password=self.password)
+        return dict(ssm_url=self.url, ssm_api_key=self.api_key)
+
+    @property
+    def base(self):
+        return self.url + ('/api/containers/registries' if self.version == '0.1' else '/api/container-registries')
+
+    def requests(self):
+        return list(self.server.requests) if self.kind == 'sandbox' else self.server.requests()
+
+    def writes_since(self, mark):
+        return [(r['method'], r['path'].rstrip('/').rsplit('/', 1)[-1], r['status'])
+                for r in self.requests()[mark:] if r['method'] in ('POST', 'PUT', 'PATCH', 'DELETE')
+                and '/users/' not in r['path']]
+
+    def registering(self):
+        return self.server.registering()
+
+    def reset(self):
+        self.server.reset()
+        self.session = None
+
+    # -- SSM's own API, as a hand-made or older client uses it ---------------------------------------
+    def api(self, method, name=None, body=None):
+        if self.session is None:
+            self.session = requests.Session()
+            if self.version == '0.1' or not self.api_key:
+                answer = self.session.post(self.url + '/api/users/login', timeout=30,
+                                           json=dict(username=self.username, password=self.password))
+                assert answer.status_code in (200, 201), answer.text
+            else:
+                self.session.headers['Authorization'] = 'Bearer ' + self.api_key
+        url = self.base + ('' if name is None else '/' + requests.utils.quote(name, safe=''))
+        return self.session.request(method, url, json=body, timeout=30)
+
+    def rows(self):
+        answer = self.api('GET')
+        assert answer.status_code == 200, answer.text
+        return dict((row['name'], row) for row in answer.json()['data']['registries'])
+
+
+def _sandbox_target(label, **options):
+    def start():
+        server = Sandbox(api_key=SANDBOX_KEY, username=SANDBOX_USER, password=SANDBOX_PASSWORD, **options).start()
+        return server, Target(label, server, 'sandbox', options.get('version', '0.5'), SANDBOX_KEY, SANDBOX_USER,
+                              SANDBOX_PASSWORD)
+    return start
+
+
+def _real_target(source):
+    def start():
+        from tests.realssm import RealSSM
+        server = RealSSM(source).start()
+        return server, Target(server.label, server, 'real', server.version, server.api_key, server.username,
+                              server.password)
+    return start
+
+
+def _params():
+    params = [pytest.param(_sandbox_target('sandbox'), id='sandbox'),
+              pytest.param(_sandbox_target('sandbox-fixed', flavour='fixed'), id='sandbox-fixed'),
+              pytest.param(_sandbox_target('sandbox-v0.1', version='0.1'), id='sandbox-v0.1')]
+    sources = [s for s in os.environ.get('SSM_SOURCE', '').split(os.pathsep) if s]
+    for source in sources:
+        label = os.path.basename(source.rstrip('/')).replace('.tar.gz', '').replace('ssm-', '')
+        params.append(pytest.param(_real_target(source), id='real-' + label, marks=pytest.mark.real))
+    if not sources:
+        params.append(pytest.param(None, id='real', marks=pytest.mark.skip(reason=HOW_TO_RUN)))
+    return params
+
+
+@pytest.fixture(scope='session', params=_params())
+def target_server(request):
+    server, target = request.param()
+    yield target
+    server.stop()
+
+
+@pytest.fixture
+def target(target_server):
+    target_server.reset()
+    return target_server
+
+
+@pytest.fixture(scope='session')
+def collections():
+    return collections_path()
+
+
+class Scenario(Ansible):
+    """ansible-playbook against one target, with its connection; counts what each play sent to SSM."""
+
+    def __init__(self, target, tmp_path, collections):
+        super(Scenario, self).__init__(target, tmp_path, collections)
+        self.target = target
+
+    def play(self, *tasks, **kwargs):
+        kwargs.setdefault('connection', self.target.connection)
+        mark = len(self.target.requests())
+        run = super(Scenario, self).play(*tasks, **kwargs)
+        run.requests = self.target.requests()[mark:]
+        run.writes = self.target.writes_since(mark)
+        return run
+
+
+@pytest.fixture
+def scenario(target, tmp_path, collections):
+    return Scenario(target, tmp_path, collections)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    target = getattr(item, 'funcargs', {}).get('target_server')
+    if target is None or not (report.when == 'call' or report.outcome != 'passed'):
+        return
+    name = item.name.split('[')[0]
+    extra = [part for part in item.callspec.id.split('-') if part not in target.label.split('-') and part != 'real']
+    RESULTS[(name + ('[%s]' % '-'.join(extra) if extra else ''), target.label)] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not RESULTS:
+        return
+    scenarios = sorted(set(s for s, _ in RESULTS))
+    servers = sorted(set(t for _, t in RESULTS))
+    mark = {'passed': 'pass', 'failed': 'FAIL', 'skipped': 'skip'}
+    lines = ['| scenario | ' + ' | '.join(servers) + ' |', '|---' * (len(servers) + 1) + '|']
+    for name in scenarios:
+        lines.append('| %s | %s |' % (name, ' | '.join(mark.get(RESULTS.get((name, t)), '') for t in servers)))
+    table = '\n'.join(lines)
+    terminalreporter.write_sep('-', 'conformance: scenario x server')
+    terminalreporter.write_line(table)
+    path = os.environ.get('CONFORMANCE_TABLE')
+    if path:
+        with open(path, 'a') as handle:
+            handle.write(table + '\n')
