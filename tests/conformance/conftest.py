@@ -52,7 +52,11 @@ class Target:
                 and '/users/' not in r['path']]
 
     def registering(self):
-        return self.server.registering()
+        """SSM's own word on reloading: the N of each `Registering N registries` it logged."""
+        lines = self.server.registering()
+        if lines is None:
+            pytest.skip('a running SSM given by URL does not show its log: reloads are not observable')
+        return lines
 
     def reset(self):
         self.server.reset()
@@ -94,20 +98,39 @@ def _real_target(source):
     return start
 
 
+def _running_target():
+    def start():
+        from tests.conformance.running import RunningSSM
+        env = os.environ
+        server = RunningSSM(env['SSM_CONFORMANCE_URL'], env.get('SSM_CONFORMANCE_API_KEY'),
+                            env.get('SSM_CONFORMANCE_USERNAME'), env.get('SSM_CONFORMANCE_PASSWORD')).start()
+        return server, Target('running', server, 'running', server.version, server.api_key, server.username,
+                              server.password)
+    return start
+
+
 def _params():
-    params = [pytest.param(_sandbox_target('sandbox'), id='sandbox'),
-              pytest.param(_sandbox_target('sandbox-fixed', flavour='fixed'), id='sandbox-fixed'),
-              pytest.param(_sandbox_target('sandbox-v0.1', version='0.1'), id='sandbox-v0.1')]
+    params = [pytest.param(_sandbox_target('sandbox'), id='sandbox', marks=pytest.mark.xdist_group('sandbox')),
+              pytest.param(_sandbox_target('sandbox-fixed', flavour='fixed'), id='sandbox-fixed',
+                           marks=pytest.mark.xdist_group('sandbox')),
+              pytest.param(_sandbox_target('sandbox-v0.1', version='0.1'), id='sandbox-v0.1',
+                           marks=pytest.mark.xdist_group('sandbox'))]
     sources = [s for s in os.environ.get('SSM_SOURCE', '').split(os.pathsep) if s]
     for source in sources:
         label = os.path.basename(source.rstrip('/')).replace('.tar.gz', '').replace('ssm-', '')
-        params.append(pytest.param(_real_target(source), id='real-' + label, marks=pytest.mark.real))
-    if not sources:
+        params.append(pytest.param(_real_target(source), id='real-' + label, marks=pytest.mark.xdist_group(label)))
+    if os.environ.get('SSM_CONFORMANCE_URL'):
+        params.append(pytest.param(_running_target(), id='running', marks=pytest.mark.xdist_group('running')))
+    elif not sources:
         params.append(pytest.param(None, id='real', marks=pytest.mark.skip(reason=HOW_TO_RUN)))
     return params
 
 
-@pytest.fixture(scope='session', params=_params())
+PARAMS = _params()
+TARGET_IDS = [param.id for param in PARAMS]
+
+
+@pytest.fixture(scope='session', params=PARAMS)
 def target_server(request):
     server, target = request.param()
     yield target
@@ -148,14 +171,20 @@ def scenario(target, tmp_path, collections):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Tag each report with (scenario, server), which reaches the controller under pytest-xdist too."""
     outcome = yield
     report = outcome.get_result()
-    target = getattr(item, 'funcargs', {}).get('target_server')
-    if target is None or not (report.when == 'call' or report.outcome != 'passed'):
+    callspec = getattr(item, 'callspec', None)
+    if callspec is None or 'target_server' not in callspec.params:
         return
-    name = item.name.split('[')[0]
-    extra = [part for part in item.callspec.id.split('-') if part not in target.label.split('-') and part != 'real']
-    RESULTS[(name + ('[%s]' % '-'.join(extra) if extra else ''), target.label)] = report.outcome
+    label = next((p for p in sorted(TARGET_IDS, key=len, reverse=True) if p in callspec.id), callspec.id)
+    report.user_properties.append(('conformance', (item.name.split('[')[0], label)))
+
+
+def pytest_runtest_logreport(report):
+    for key, value in report.user_properties:
+        if key == 'conformance' and (report.when == 'call' or report.outcome != 'passed'):
+            RESULTS[tuple(value)] = report.outcome
 
 
 def pytest_terminal_summary(terminalreporter):
