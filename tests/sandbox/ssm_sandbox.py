@@ -116,6 +116,10 @@ def _nest_exception(status, message):
     return ApiError(status, message, EXCEPTION_NAMES.get(status, "HttpException"), _ABSENT)
 
 
+class ServerDidNotStart(RuntimeError):
+    """restart() left the server down (as the real-server launcher raises)."""
+
+
 class RegistrationError(Exception):
     """A registry that SSM's update checker cannot register (its component throws); kind is the JS class."""
 
@@ -227,20 +231,28 @@ class Sandbox:
             self._faults.clear()
             self._log.clear()
             self.down = False
-            # A fresh sandbox always comes up: the start-up crash on a row that cannot register is
-            # modelled by restart() only, so legacy rows do not take the whole sandbox down.
-            self._reload(at_start=True)
+            try:
+                self._reload(at_start=True)
+            except RegistrationError:
+                # A fresh sandbox always comes up: the start-up crash on a row that cannot register is
+                # modelled by restart() only, so legacy rows do not take the whole sandbox down.
+                pass
 
-    def restart(self):
-        """Restart SSM on the same database: it registers its registries again. On v0.5 (real flavour) a
-        registry that fails to register at start makes the server exit (the rejection of its init() is
-        unhandled): the sandbox is then down (the proxy answers 502) until reset() or a later restart()."""
+    def restart(self, check=True):
+        """Restart SSM on the same database (sessions kept): it registers its registries again. On v0.5 (real
+        flavour) a registry that fails to register at start makes the server exit (the rejection of its
+        init() is unhandled): the sandbox is then down (the proxy answers 502) until reset() or a later
+        restart(). Like the real-server launcher: True when up; when down, raises ServerDidNotStart, or
+        returns False with check=False."""
         with self._lock:
+            self._log.append("[sandbox] restart")
             try:
                 self._reload(at_start=True)
                 self.down = False
-            except RegistrationError:
+            except RegistrationError as exc:
                 self.down = True
+                if check:
+                    raise ServerDidNotStart(f"SSM exited at start-up: {exc}") from exc
         return not self.down
 
     def insert_row(self, row):
@@ -262,16 +274,28 @@ class Sandbox:
                     if r["method"] in WRITE_METHODS and r["path"].startswith(REGISTRY_PATHS)]
 
     # ----- registration: what SSM's update checker uses -------------------------------------
-    def log(self):
-        """The server's log lines about registries, as text (one line each)."""
+    def log(self, full=False):
+        """The server's log lines about registries since the last reset(), as text (one line each). `full` is
+        accepted for the real-server launcher's signature: the sandbox keeps restarts' lines anyway."""
         with self._lock:
             return "".join(line + "\n" for line in self._log)
 
-    def registering(self):
-        """N of every `Registering N registries` line, in order (v0.5 logs one per reload; v0.1 none)."""
+    def registering(self, full=False):
+        """How many registries each reload registered, in order, counted as the real-server launcher counts
+        them in the server's log: v0.5, N of each `Registering N registries` line (rows with authSet true, hub
+        included); v0.1, the `Registering "<provider>/<name>" component...` lines after each
+        `Configuration registered will be processed...`."""
+        counts = []
         with self._lock:
-            return [int(line.split()[1]) for line in self._log
-                    if line.startswith("Registering ") and line.endswith(" registries")]
+            for line in self._log:
+                if self.version == "0.5":
+                    if line.startswith("Registering ") and line.endswith(" registries"):
+                        counts.append(int(line.split()[1]))
+                elif line == "Configuration registered will be processed...":
+                    counts.append(0)
+                elif counts and line.startswith('Registering "'):
+                    counts[-1] += 1
+        return counts
 
     def registered(self):
         """The credentials SSM's update checker uses, per registry name ({} = anonymous), as of the last
@@ -794,7 +818,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_sandbox/log" and method == "GET":
             return self._send(200, "text/plain; charset=utf-8", sb.log().encode())
         if path == "/_sandbox/restart" and method == "POST":
-            return self._send(200, "application/json", {"ok": sb.restart()})
+            return self._send(200, "application/json", {"ok": sb.restart(check=False)})
         if path == "/_sandbox/rows" and method == "GET":
             with sb._lock:
                 return self._send(200, "application/json", dict(sb.rows))
