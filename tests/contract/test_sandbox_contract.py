@@ -775,11 +775,11 @@ def test_launcher_helpers(sb):
     assert [row["name"] for row in sb.rows()] == BUILTINS
     sb.rows()[0]["name"] = "changed"  # a copy
     assert sb.rows["ecr"]["name"] == "ecr"
+    rows(sb)
+    assert sb.requests() == [{"method": "GET", "path": "/api/container-registries", "status": 200}]
     stored = sb.insert_row({"name": "hotio", "provider": "hotio", "authScheme": [], "authSet": False,
                             "canAuth": False, "canAnonymous": True})
     assert len(stored["_id"]) == 24 and sb.rows()[-1] == stored  # raw: no timestamps added
-    rows(sb)
-    assert sb.requests() == [{"method": "GET", "path": "/api/container-registries", "status": 200}]
 
 
 # ----- the fixed flavour -------------------------------------------------------------------------
