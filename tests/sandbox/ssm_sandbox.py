@@ -63,7 +63,14 @@ V01_DEFAULTS = ("ecr", "ghcr", "gcr", "hub", "quay")
 # they fail to register with credentials (measured for ghcr: `"name" is not allowed`; lscr and gitlab have
 # the same schema shape in SSM's v0.1.30 code).
 V01_NAME_NOT_ALLOWED = ("ghcr", "lscr", "gitlab")
+# v0.1's Joi schemas: fields a registry needs to register (a missing or empty string fails). Hub needs none.
+V01_REQUIRED = {"ecr": ("accesskeyid", "secretaccesskey", "region"), "gcr": ("clientemail", "privatekey"),
+                "quay": ("namespace", "account", "token"), "acr": ("clientid", "clientsecret"),
+                "gitea": ("url",), "forgejo": ("url",), "custom": ("url",)}
 REGISTRY_PROVIDERS = tuple(PROVIDERS) + ("custom",)
+# The order of a stored row's fields: the mongoose schema's (recorded from both servers).
+ROW_FIELDS = {"0.5": ("name", "auth", "authScheme", "provider", "authSet", "canAuth", "canAnonymous", "fullName"),
+              "0.1": ("name", "authScheme", "auth", "provider", "authSet", "canAuth", "canAnonymous", "fullName")}
 
 WEB_CLIENT_HTML = (b'<!doctype html><html lang="en"><head><meta charset="utf-8">'
                    b'<title>Squirrel Servers Manager</title></head><body><div id="root"></div>'
@@ -191,11 +198,15 @@ class Sandbox:
         return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def _new_row(self, fields):
-        """A row as mongoose's create() stores it: _id first; v0.5 adds timestamps (schema `timestamps:
-        true, versionKey: false`), v0.1 adds `__v` and no timestamps. Empty objects are dropped (mongoose's
-        `minimize`): that is why PUT `{"auth": {}}` stores a row with no `auth` key."""
-        row = {"_id": secrets.token_hex(12)}
-        row.update(_minimize(copy.deepcopy(fields)))
+        """A row as mongoose's create() stores it (recorded): the fields in the schema's order, then `_id`;
+        v0.5 adds timestamps (schema `timestamps: true, versionKey: false`), v0.1 `__v` and no timestamps.
+        v0.5 drops empty objects (mongoose's `minimize`, recorded): PUT `{"auth": {}}` stores no `auth` key.
+        A later POST that adds `auth` appends it at the end, as the database does."""
+        fields = copy.deepcopy(fields)
+        if self.version == "0.5":
+            fields = _minimize(fields)
+        row = {key: fields[key] for key in ROW_FIELDS[self.version] if key in fields}
+        row["_id"] = secrets.token_hex(12)
         if self.version == "0.5":
             now = self._now()
             row.update({"createdAt": now, "updatedAt": now})
@@ -340,21 +351,18 @@ class Sandbox:
         # v0.1.30: one slot per provider. The default anonymous registries first, then every row with authSet
         # true overrides its provider's slot, so only the last custom registry is ever registered. Each is
         # given {name, provider, ...auth}, which ghcr's, lscr's and gitlab's Joi schemas refuse.
-        slots = {p: (p, p, {}) for p in V01_DEFAULTS}
+        slots = {p: (p, p, {}, True) for p in V01_DEFAULTS}
         for row in self.rows.values():
             if row.get("authSet") is True:
-                slots[row.get("provider")] = (row.get("name"), row.get("provider"), row.get("auth") or {})
+                auth = row.get("auth") if isinstance(row.get("auth"), dict) else {}  # "" and null spread to nothing
+                slots[row.get("provider")] = (row.get("name"), row.get("provider"), auth, False)
         self._log.append("Configuration registered will be processed...")
         registered = {}
-        for name, provider, auth in slots.values():
+        for name, provider, auth, default in slots.values():
             self._log.append(f'Registering "{provider}/{name}" component...')
-            if auth and provider in V01_NAME_NOT_ALLOWED:
-                self._log.append(f'Error when registering component {provider}/{str(name).lower()} '
-                                 f'("name" is not allowed)')
-                continue
-            if provider not in REGISTRY_PROVIDERS:
-                self._log.append(f"Error when registering component {provider}/{str(name).lower()} "
-                                 f"(Unknown kind/provider: registry/{provider})")
+            problem = _v01_problem(provider, auth, default)
+            if problem:
+                self._log.append(f"Error when registering component {provider}/{str(name).lower()} ({problem})")
                 continue
             registered[name] = copy.deepcopy(auth)
         self._registered = registered
@@ -541,12 +549,16 @@ class Sandbox:
 
     # ----- v0.1 (Express) ----------------------------------------------------------------------
     def _handle_v01(self, method, path, headers, raw):
+        # the proxy forwards /api/... to the server's root, as for v0.5 (recorded: the 404 page names the path
+        # without /api, and a %2F arrives decoded)
+        seen = _proxied(path[len("/api"):] or "/")
+
         def doc_answer(status, doc, cookie=None):
             return _json_answer(status, doc, cookie)
 
         def not_found():
             page = ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
-                    f'</head>\n<body>\n<pre>Cannot {html.escape(method)} {html.escape(path)}</pre>\n</body>\n</html>\n')
+                    f'</head>\n<body>\n<pre>Cannot {html.escape(method)} {html.escape(seen)}</pre>\n</body>\n</html>\n')
             return 404, "text/html; charset=utf-8", page.encode(), {}
 
         try:
@@ -554,9 +566,9 @@ class Sandbox:
         except ValueError:
             body = {}
         body = body if isinstance(body, dict) else {}
-        target = path.rstrip("/") or "/"
-        base = "/api/containers/registries"
-        if method == "POST" and target == "/api/users/login":
+        target = seen.rstrip("/") or "/"
+        base = "/containers/registries"
+        if method == "POST" and target == "/users/login":
             username, password = body.get("username"), body.get("password")
             if not username or not password:
                 return doc_answer(401, {"data": {"isLogin": False}, "errorCode": "401",
@@ -577,9 +589,10 @@ class Sandbox:
             return not_found()
         name = unquote(rest)
         with self._lock:
-            # express-validator: body('auth').exists() (and authScheme for PUT), before the handler
+            # express-validator: body('auth').exists() (and authScheme for PUT), before the handler: only a
+            # missing key is refused; null, "" and {} pass (recorded)
             missing = ["Invalid value" for field in (("auth", "authScheme") if method == "PUT" else ("auth",))
-                       if method in ("POST", "PUT") and not _v01_present(body.get(field))]
+                       if method in ("POST", "PUT") and field not in body]
             if missing:
                 return doc_answer(400, {"success": False, "message": missing})
             row = self.rows.get(name)
@@ -680,10 +693,23 @@ def _minimize(value):
     return value
 
 
-def _v01_present(value):
-    """express-validator's exists() as v0.1.30 applies it to `auth`: an empty object counts as missing
-    (measured: `{"auth": {}}` is refused there)."""
-    return value is not None and value != {}
+def _v01_problem(provider, auth, default):
+    """Why v0.1.30 fails to register a registry, or None (read from its Joi schemas; ghcr measured). A stored
+    row's configuration is {name, provider, ...auth}: ghcr's, lscr's and gitlab's schemas do not allow
+    `name`. The default anonymous registries get {} and always register."""
+    if default:
+        return None
+    if provider not in REGISTRY_PROVIDERS:
+        return f"Unknown kind/provider: registry/{provider}"
+    if provider in V01_NAME_NOT_ALLOWED:
+        return '"name" is not allowed'
+    for field in V01_REQUIRED.get(provider, ()):
+        value = auth.get(field)
+        if value is None:
+            return f'"{field}" is required'
+        if value == "":
+            return f'"{field}" is not allowed to be empty'
+    return None
 
 
 def _check_v05_component(provider, auth):
