@@ -1,7 +1,8 @@
 """SSM sandbox: a small local stand-in for Squirrel Servers Manager's container-registry API.
 
-Written from the contract in ssm-api.md (facts about the server's behaviour), not from
-SSM's code. Pure stdlib. Use it from tests::
+It reproduces the real server as measured (ssm-api.md, and the answers recorded from the real servers in
+tests/contract/recorded/), defects included: by default SSM v0.5.2; `flavour="fixed"` is v0.5 with its registry
+defects fixed; `version="0.1"` is v0.1.30. Pure stdlib. Use it from tests::
 
     sb = Sandbox(api_key="k").start()
     requests.get(sb.url + "/api/container-registries", headers={"Authorization": "Bearer k"})
@@ -24,7 +25,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 # The template the web client sends as authScheme for a custom registry (ssm-api.md).
 CUSTOM_SCHEME = [
@@ -39,24 +40,44 @@ def _fields(*names):
     return [{"name": n, "type": "string"} for n in names]
 
 
-# provider -> (fullName, canAnonymous, authScheme); seeded in this order, one row each.
+# The built-in rows SSM seeds at start (same table in v0.1.30 and v0.5.2), in the order the real server
+# lists them on a fresh database: provider -> (fullName or None, canAnonymous, authScheme). fullName is
+# absent for gitea, forgejo and gitlab; hub's choice is "Connection type" (lower-case t) of three single
+# fields; gitea's scheme is flat (measured: ssm-api.md "A stored row").
 PROVIDERS = {
-    "ecr": ("Amazon Elastic Container Registry", True, _fields("accesskeyid", "secretaccesskey", "region")),
-    "ghcr": ("GitHub Container Registry", True, _fields("username", "token")),
+    "ecr": ("AWS Elastic Container Registry", True, _fields("accesskeyid", "secretaccesskey", "region")),
+    "ghcr": ("Github Container Registry", True, _fields("username", "token")),
     "gcr": ("Google Container Registry", True, _fields("clientemail", "privatekey")),
-    "hub": ("Docker Hub", True, [{"name": "Connection Type", "type": "choice", "values": [
-        _fields("login", "password"), _fields("auth")]}]),
-    "quay": ("Quay", True, _fields("namespace", "account", "token")),
+    "hub": ("Docker Hub", True, _fields("login") + [{"name": "Connection type", "type": "choice", "values": [
+        _fields("password"), _fields("token"), _fields("auth")]}]),
+    "quay": ("Red Hat Quay.io", True, _fields("namespace", "account", "token")),
     "acr": ("Azure Container Registry", False, _fields("clientid", "clientsecret")),
-    "gitea": ("Gitea", False, copy.deepcopy(CUSTOM_SCHEME)),
-    "forgejo": ("Forgejo", False, copy.deepcopy(CUSTOM_SCHEME)),
-    "lscr": ("LinuxServer Container Registry", False, _fields("username", "token")),
-    "gitlab": ("GitLab Container Registry", False, _fields("url", "authurl", "token")),
+    "gitea": (None, False, _fields("login", "password", "url")),
+    "forgejo": (None, False, copy.deepcopy(CUSTOM_SCHEME)),
+    "lscr": ("Linux Server Container Registry", False, _fields("username", "token")),
+    "gitlab": (None, False, _fields("url", "authurl", "token")),
 }
+# SSM's default anonymous registries (provider.conf `default: true`): what v0.1 registers without credentials.
+V01_DEFAULTS = ("ecr", "ghcr", "gcr", "hub", "quay")
+# v0.1 passes {name, provider, ...auth} to a Joi schema; these providers' schemas do not allow `name`, so
+# they fail to register with credentials (measured for ghcr: `"name" is not allowed`; lscr and gitlab have
+# the same schema shape in SSM's v0.1.30 code).
+V01_NAME_NOT_ALLOWED = ("ghcr", "lscr", "gitlab")
+# v0.1's Joi schemas: fields a registry needs to register (a missing or empty string fails). Hub needs none.
+V01_REQUIRED = {"ecr": ("accesskeyid", "secretaccesskey", "region"), "gcr": ("clientemail", "privatekey"),
+                "quay": ("namespace", "account", "token"), "acr": ("clientid", "clientsecret"),
+                "gitea": ("url",), "forgejo": ("url",), "custom": ("url",)}
+REGISTRY_PROVIDERS = tuple(PROVIDERS) + ("custom",)
+# The order of a stored row's fields: the mongoose schema's (recorded from both servers).
+ROW_FIELDS = {"0.5": ("name", "auth", "authScheme", "provider", "authSet", "canAuth", "canAnonymous", "fullName"),
+              "0.1": ("name", "authScheme", "auth", "provider", "authSet", "canAuth", "canAnonymous", "fullName")}
 
 WEB_CLIENT_HTML = (b'<!doctype html><html lang="en"><head><meta charset="utf-8">'
                    b'<title>Squirrel Servers Manager</title></head><body><div id="root"></div>'
                    b'<noscript>SSM needs JavaScript.</noscript></body></html>')
+# What SSM's proxy (nginx) answers when the server behind it is down.
+BAD_GATEWAY_HTML = (b'<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway'
+                    b'</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n')
 
 EXCEPTION_NAMES = {400: "BadRequestException", 401: "UnauthorizedException", 403: "ForbiddenException",
                    404: "NotFoundException", 408: "RequestTimeoutException", 429: "ThrottlerException",
@@ -64,29 +85,109 @@ EXCEPTION_NAMES = {400: "BadRequestException", 401: "UnauthorizedException", 403
                    503: "ServiceUnavailableException", 504: "GatewayTimeoutException"}
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 REGISTRY_PATHS = ("/api/container-registries", "/api/containers/registries")
+FLAVOURS = ("real", "fixed")
+
+# The 500 that v0.5.2's POST and PATCH answer after they have written (mongoose's strictPopulate on
+# `.populate('device')` in the repository's update). The stack is a stand-in of the same shape: the real one
+# names the server's paths, which is why a client must never echo it.
+POPULATE_MESSAGE = ("Cannot populate path `device` because it is not in your schema. "
+                    "Set the `strictPopulate` option to false to override.")
+POPULATE_STACK = ("StrictPopulateError: " + POPULATE_MESSAGE + "\n"
+                  "    at getModelsMapForPopulate (/opt/squirrelserversmanager/server/node_modules/mongoose/lib/"
+                  "helpers/populate/getModelsMapForPopulate.js:50:12)\n"
+                  "    at populate (/opt/squirrelserversmanager/server/node_modules/mongoose/lib/model.js:4255:21)\n"
+                  "    at _populate (/opt/squirrelserversmanager/server/node_modules/mongoose/lib/model.js:4215:5)")
 
 
 class ApiError(Exception):
-    def __init__(self, status, message):
+    """An answer other than success: status, message, and the v0.5 error class and `data` (None -> null;
+    _ABSENT -> no `data` key)."""
+
+    def __init__(self, status, message, error=None, data=None):
         super().__init__(message)
         self.status, self.message = status, message
+        self.error = error or EXCEPTION_NAMES.get(status, "HttpException")
+        self.data = data
+
+
+_ABSENT = object()
+
+
+def _http_exception(status, message):
+    """The registry controller's own errors: `new HttpException(string)` -> error HttpException, data null."""
+    return ApiError(status, message, "HttpException", None)
+
+
+def _nest_exception(status, message):
+    """Nest's built-in exceptions (validation, guard, router): their response is an object, so no `data`."""
+    return ApiError(status, message, EXCEPTION_NAMES.get(status, "HttpException"), _ABSENT)
+
+
+class ServerDidNotStart(RuntimeError):
+    """restart() left the server down (as the real-server launcher raises)."""
+
+
+class RegistrationError(Exception):
+    """A registry that SSM's update checker cannot register (its component throws); kind is the JS class."""
+
+    def __init__(self, message, kind="Error"):
+        super().__init__(message)
+        self.kind = kind
+
+
+class _Rows(dict):
+    """The store: name -> row, in insertion order. Still a dict (`sb.rows['ghcr']`), and callable like the
+    real-server launcher's `rows()`: a copy of every stored row, in order."""
+
+    def __call__(self):
+        return copy.deepcopy(list(self.values()))
+
+
+class _Requests(list):
+    """The request log: still a list (`sb.requests == [...]`), and callable like the launcher's `requests()`."""
+
+    def __call__(self):
+        return copy.deepcopy(list(self))
 
 
 class Sandbox:
+    """A local SSM. `version` picks the API (0.5: NestJS, /container-registries; 0.1: Express,
+    /containers/registries, as v0.1.30 measured). `flavour` applies to 0.5 only:
+
+    - "real" (default): v0.5.2 as measured, defects included: POST and PATCH write then answer 500 and do not
+      reload the registries; PATCH keeps `auth`; `{"auth": {}}` is accepted.
+    - "fixed": SSM with those defects fixed: POST (201, as NestJS answers a @Post) and PATCH (200) reload;
+      PATCH removes `auth`; `{"auth": {}}` is refused (400 "auth should not be empty"); a registry that fails
+      to register is logged and skipped instead of aborting the reload.
+
+    In both flavours a name containing `/` is unreachable: SSM's proxy (nginx) decodes %2F, the server then
+    sees two path segments (404 `Cannot PUT /container-registries/a/b`). That is the deployment, not an SSM
+    defect, so "fixed" keeps it.
+    """
+
     def __init__(self, api_key="sandbox-api-key", username="admin@example.com", password="sandbox-password",
-                 legacy_rows=False, version="0.5", host="127.0.0.1", port=0, tls_cert=None, tls_key=None):
+                 legacy_rows=False, version="0.5", host="127.0.0.1", port=0, tls_cert=None, tls_key=None,
+                 flavour="real"):
         if version not in ("0.5", "0.1"):
             raise ValueError("version must be '0.5' or '0.1'")
+        if flavour not in FLAVOURS:
+            raise ValueError("flavour must be 'real' or 'fixed'")
         self.api_key, self.username, self.password = api_key, username, password
-        self.legacy_rows, self.version = legacy_rows, version
+        self.legacy_rows, self.version, self.flavour = legacy_rows, version, flavour
         self.host, self.port, self.tls_cert, self.tls_key = host, port, tls_cert, tls_key
-        self.rows, self.requests = {}, []
+        self.rows, self.requests = _Rows(), _Requests()
         self.url = None
+        self.down = False  # the server exited at start-up: the proxy answers 502
         self._faults, self._sessions = [], set()
+        self._log, self._registered = [], {}
         self._lock = threading.RLock()
         self._last_ts = datetime.min.replace(tzinfo=timezone.utc)
         self._server = self._thread = None
         self.reset()
+
+    @property
+    def fixed(self):
+        return self.version == "0.5" and self.flavour == "fixed"
 
     # ----- store ---------------------------------------------------------------------------
     def _now(self):
@@ -96,31 +197,83 @@ class Sandbox:
             self._last_ts = ts
         return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    def _row(self, name, provider, auth_scheme, can_auth=True, can_anonymous=False, full_name=None, auth=None):
-        now = self._now()
-        row = {"_id": secrets.token_hex(12), "name": name, "provider": provider}
-        if auth is not None:
-            row["auth"] = auth
-        row.update({"authScheme": auth_scheme, "authSet": auth is not None, "canAuth": can_auth,
-                    "canAnonymous": can_anonymous})
-        if full_name:
-            row["fullName"] = full_name
-        row.update({"createdAt": now, "updatedAt": now})
+    def _new_row(self, fields):
+        """A row as mongoose's create() stores it (recorded): the fields in the schema's order, then `_id`;
+        v0.5 adds timestamps (schema `timestamps: true, versionKey: false`), v0.1 `__v` and no timestamps.
+        v0.5 drops empty objects (mongoose's `minimize`, recorded): PUT `{"auth": {}}` stores no `auth` key.
+        A later POST that adds `auth` appends it at the end, as the database does."""
+        fields = copy.deepcopy(fields)
+        if self.version == "0.5":
+            fields = _minimize(fields)
+        row = {key: fields[key] for key in ROW_FIELDS[self.version] if key in fields}
+        row["_id"] = secrets.token_hex(12)
+        if self.version == "0.5":
+            now = self._now()
+            row.update({"createdAt": now, "updatedAt": now})
+        else:
+            row["__v"] = 0
         return row
 
+    def _seed_row(self, name, full_name, anonymous, scheme):
+        # the fields in the order SSM's addIfNotExists passes them
+        fields = {"name": name}
+        if full_name:
+            fields["fullName"] = full_name
+        fields.update({"provider": name, "authScheme": copy.deepcopy(scheme), "authSet": False,
+                       "canAnonymous": anonymous, "canAuth": True})
+        return self._new_row(fields)
+
     def reset(self):
-        """Reseed the built-in rows (and legacy rows if enabled); clear the request log and faults."""
+        """A fresh database and a server just started: reseed the built-in rows (and legacy rows if enabled),
+        clear the request log, the server log and the faults, then register as SSM does at start."""
         with self._lock:
             self.rows.clear()
             for name, (full_name, anonymous, scheme) in PROVIDERS.items():
-                self.rows[name] = self._row(name, name, copy.deepcopy(scheme), True, anonymous, full_name)
+                self.rows[name] = self._seed_row(name, full_name, anonymous, scheme)
             if self.legacy_rows:
-                self.rows["hotio"] = self._row("hotio", "hotio", [], can_auth=False, can_anonymous=True)
-                self.rows["forjejo"] = self._row(
-                    "forjejo", "forjejo", copy.deepcopy(CUSTOM_SCHEME),
-                    auth={"url": "https://git.example", "login": "old", "password": "legacy-secret-value"})
+                # rows of providers no current SSM knows, left by older versions (ssm-api.md)
+                self.rows["hotio"] = self._new_row({"name": "hotio", "provider": "hotio", "authScheme": [],
+                                                    "authSet": False, "canAnonymous": True, "canAuth": False})
+                self.rows["forjejo"] = self._new_row({
+                    "name": "forjejo", "provider": "forjejo", "authScheme": copy.deepcopy(CUSTOM_SCHEME),
+                    "auth": {"url": "https://git.example", "login": "old", "password": "legacy-secret-value"},
+                    "authSet": True, "canAnonymous": False, "canAuth": True})
             self.requests.clear()
             self._faults.clear()
+            self._log.clear()
+            self.down = False
+            try:
+                self._reload(at_start=True)
+            except RegistrationError:
+                # A fresh sandbox always comes up: the start-up crash on a row that cannot register is
+                # modelled by restart() only, so legacy rows do not take the whole sandbox down.
+                pass
+
+    def restart(self, check=True):
+        """Restart SSM on the same database (sessions kept): it registers its registries again. On v0.5 (real
+        flavour) a registry that fails to register at start makes the server exit (the rejection of its
+        init() is unhandled): the sandbox is then down (the proxy answers 502) until reset() or a later
+        restart(). Like the real-server launcher: True when up; when down, raises ServerDidNotStart, or
+        returns False with check=False."""
+        with self._lock:
+            self._log.append("[sandbox] restart")
+            try:
+                self._reload(at_start=True)
+                self.down = False
+            except RegistrationError as exc:
+                self.down = True
+                if check:
+                    raise ServerDidNotStart(f"SSM exited at start-up: {exc}") from exc
+        return not self.down
+
+    def insert_row(self, row):
+        """Put a raw row straight into the store (as a database write would), replacing one of that name;
+        only `_id` is added when missing. Returns the stored row."""
+        row = copy.deepcopy(row)
+        row.setdefault("_id", secrets.token_hex(12))
+        with self._lock:
+            self.rows[row["name"]] = row
+        return copy.deepcopy(row)
 
     def clear_requests(self):
         with self._lock:
@@ -128,9 +281,93 @@ class Sandbox:
 
     def writes(self):
         with self._lock:
-            return [r for r in self.requests
+            return [dict(r) for r in self.requests
                     if r["method"] in WRITE_METHODS and r["path"].startswith(REGISTRY_PATHS)]
 
+    # ----- registration: what SSM's update checker uses -------------------------------------
+    def log(self, full=False):
+        """The server's log lines about registries since the last reset(), as text (one line each). `full` is
+        accepted for the real-server launcher's signature: the sandbox keeps restarts' lines anyway."""
+        with self._lock:
+            return "".join(line + "\n" for line in self._log)
+
+    def registering(self, full=False):
+        """How many registries each reload registered, in order, counted as the real-server launcher counts
+        them in the server's log: v0.5, N of each `Registering N registries` line (rows with authSet true, hub
+        included); v0.1, the `Registering "<provider>/<name>" component...` lines after each
+        `Configuration registered will be processed...`."""
+        counts = []
+        with self._lock:
+            for line in self._log:
+                if self.version == "0.5":
+                    if line.startswith("Registering ") and line.endswith(" registries"):
+                        counts.append(int(line.split()[1]))
+                elif line == "Configuration registered will be processed...":
+                    counts.append(0)
+                elif counts and line.startswith('Registering "'):
+                    counts[-1] += 1
+        return counts
+
+    def registered(self):
+        """The credentials SSM's update checker uses, per registry name ({} = anonymous), as of the last
+        reload."""
+        with self._lock:
+            return copy.deepcopy(self._registered)
+
+    def _reload(self, at_start=False):
+        """SSM's deregisterRegistries() + registerRegistries()."""
+        if self.version == "0.1":
+            return self._reload_v01()
+        return self._reload_v05(at_start)
+
+    def _reload_v05(self, at_start):
+        # v0.5.2: an anonymous Docker Hub ("default-docker-hub") always, then every row with authSet true, in
+        # database order. The count includes hub rows, which are then skipped: stored Docker Hub credentials
+        # are never used (measured: ssm-api.md). A component that throws stops the loop and the error
+        # propagates (out of init() at start, out of the PUT/DELETE handler otherwise).
+        registered = {"hub": {}}
+        setup = [row for row in self.rows.values() if row.get("authSet") is True]
+        self._log.append(f"Registering {len(setup)} registries")
+        failure = None
+        for row in setup:
+            provider, name = str(row.get("provider", "")), str(row.get("name", ""))
+            if provider == "hub":
+                continue
+            try:
+                _check_v05_component(provider, row.get("auth") or {})
+            except RegistrationError as exc:
+                self._log.append(f"Error when registering component {provider.lower()}/{name.lower()} ({exc})")
+                if self.fixed:
+                    continue
+                failure = exc
+                break
+            registered[name] = copy.deepcopy(row.get("auth") or {})
+        self._registered = registered
+        if failure is not None:
+            self._log.append(f"Some registries failed to register ({failure})")
+            raise failure
+
+    def _reload_v01(self):
+        # v0.1.30: one slot per provider. The default anonymous registries first, then every row with authSet
+        # true overrides its provider's slot, so only the last custom registry is ever registered. Each is
+        # given {name, provider, ...auth}, which ghcr's, lscr's and gitlab's Joi schemas refuse.
+        slots = {p: (p, p, {}, True) for p in V01_DEFAULTS}
+        for row in self.rows.values():
+            if row.get("authSet") is True:
+                auth = row.get("auth") if isinstance(row.get("auth"), dict) else {}  # "" and null spread to nothing
+                slots[row.get("provider")] = (row.get("name"), row.get("provider"), auth, False)
+        self._log.append("Configuration registered will be processed...")
+        registered = {}
+        for name, provider, auth, default in slots.values():
+            self._log.append(f'Registering "{provider}/{name}" component...')
+            problem = _v01_problem(provider, auth, default)
+            if problem:
+                self._log.append(f"Error when registering component {provider}/{str(name).lower()} ({problem})")
+                continue
+            registered[name] = copy.deepcopy(auth)
+        self._registered = registered
+
+    # ----- faults ----------------------------------------------------------------------------
     def add_faults(self, faults):
         if isinstance(faults, dict):
             faults = [faults]
@@ -160,122 +397,230 @@ class Sandbox:
                         hit = f
         return hit
 
-    # ----- API -----------------------------------------------------------------------------
-    def _authenticated(self, headers, allow_key):
+    # ----- authentication --------------------------------------------------------------------
+    def _cookie_session(self, headers):
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("Cookie", ""))
         except Exception:
             pass
-        if "jwt" in cookie and cookie["jwt"].value in self._sessions:
-            return True
-        return allow_key and headers.get("Authorization", "") == f"Bearer {self.api_key}"
+        return "jwt" in cookie and cookie["jwt"].value in self._sessions
 
-    def _login(self, body):
-        if not (isinstance(body, dict) and body.get("username") == self.username
-                and body.get("password") == self.password):
-            raise ApiError(401, "Identification is incorrect!")
+    def _new_session(self):
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._sessions.add(token)
         return token
 
-    @staticmethod
-    def _validate(body, need_scheme):
-        """The server's body validation: auth a non-empty object; authScheme present (create)."""
+    def handle_api(self, method, path, headers, raw):
+        """Answer one /api request: returns (status, content_type or None, body bytes, extra headers)."""
+        if self.version == "0.5":
+            return self._handle_v05(method, path, headers, raw)
+        return self._handle_v01(method, path, headers, raw)
+
+    # ----- v0.5 (NestJS behind nginx) --------------------------------------------------------
+    def _handle_v05(self, method, path, headers, raw):
+        # nginx forwards /api/... to the server's root with the URI decoded (%2F becomes /) and re-escaped
+        # only where a URI must be (space, %, ?, #, non-ASCII): the server's own view, also its `path` field.
+        seen = _proxied(path[len("/api"):] or "/")
+
+        def error(err):
+            doc = {"success": False, "message": err.message, "error": err.error, "statusCode": err.status,
+                   "timestamp": self._now(), "path": seen}
+            if err.data is not _ABSENT:
+                doc["data"] = err.data
+            return _json_answer(err.status, doc)
+
+        def success(status, data=_ABSENT, cookie=None):
+            doc = {"success": True, "message": "Operation successful"}
+            if data is not _ABSENT:
+                doc["data"] = data
+            return _json_answer(status, doc, cookie)
+
+        try:
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+            except ValueError as exc:
+                raise _nest_exception(400, f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}")
+            body = body if isinstance(body, dict) else {}
+            route = seen.split("?", 1)[0]
+            target = route.rstrip("/") or "/"  # Express routing is not strict about a trailing /
+            base = "/container-registries"
+            parts = target[len(base) + 1:].split("/") if target.startswith(base + "/") else None
+            if method == "POST" and target == "/users/login":
+                return success(201, *self._login_v05(body))
+            if method == "GET" and target == base:
+                self._authenticate_v05(headers)
+                with self._lock:
+                    return success(200, {"registries": copy.deepcopy(list(self.rows.values()))})
+            if method in WRITE_METHODS and parts is not None and len(parts) == 1:
+                self._authenticate_v05(headers)
+                return self._registry_write_v05(method, unquote(parts[0]), body, success)
+            if method == "GET" and target.startswith("/containers/") and target.count("/") == 2:
+                # the containers controller's GET /containers/:id (how a v0.1 path is told apart)
+                self._authenticate_v05(headers)
+                raise _nest_exception(404, f"Container with ID {unquote(target.rsplit('/', 1)[1])} not found")
+            raise _nest_exception(404, f"Cannot {method} {route}")
+        except ApiError as err:
+            return error(err)
+
+    def _authenticate_v05(self, headers):
+        # SSM's global guard: the jwt cookie, or `Authorization: Bearer <api key>` (case-sensitive scheme).
+        if not (self._cookie_session(headers) or headers.get("Authorization", "") == f"Bearer {self.api_key}"):
+            raise _nest_exception(401, "Authentication failed")
+
+    def _login_v05(self, body):
+        msgs = []
+        for field in ("username", "password"):  # LoginDto: @IsString() @IsNotEmpty()
+            value = body.get(field)
+            if value in (None, ""):
+                msgs.append(f"{field} should not be empty")
+            if not isinstance(value, str):
+                msgs.append(f"{field} must be a string")
+        if msgs:
+            raise _nest_exception(400, msgs)
+        if not (body.get("username") == self.username and body.get("password") == self.password):
+            raise _nest_exception(401, "Identification is incorrect!")
+        token = self._new_session()
+        return {"currentAuthority": "admin"}, token
+
+    def _validate_v05(self, body, need_scheme):
+        """The DTOs (class-validator: auth @IsObject @IsNotEmpty, authScheme @IsNotEmpty). IsNotEmpty refuses
+        only '', null and undefined, so `{"auth": {}}` passes on the real server; the fixed flavour refuses it."""
         msgs = []
         auth = body.get("auth")
-        if auth in (None, "") or auth == {}:
+        if auth in (None, "") or (self.fixed and auth == {}):
             msgs.append("auth should not be empty")
         if not isinstance(auth, dict):
             msgs.append("auth must be an object")
         if need_scheme and body.get("authScheme") in (None, ""):
             msgs.append("authScheme should not be empty")
         if msgs:
-            raise ApiError(400, msgs)
+            raise _nest_exception(400, msgs)
 
-    def _registry_op(self, method, name, body):
-        """Perform a registry call; returns the v0.1 success message (v0.5 always says the same)."""
+    def _registry_write_v05(self, method, name, body, success):
         with self._lock:
-            if method == "GET":
-                return "Get registries", {"registries": copy.deepcopy(list(self.rows.values()))}
-            if method in ("POST", "PUT"):
-                self._validate(body, need_scheme=method == "PUT")
+            if method in ("POST", "PUT"):  # the validation pipe runs before the handler looks the name up
+                self._validate_v05(body, need_scheme=method == "PUT")
             row = self.rows.get(name)
             if method == "PUT":
                 if row is not None:
-                    raise ApiError(400, f"Registry already exist with same name: ({name})")
-                self.rows[name] = self._row(name, "custom", copy.deepcopy(body["authScheme"]),
-                                            auth=copy.deepcopy(body["auth"]))
-                return "Get registries", None
+                    raise _http_exception(400, f"Registry already exist with same name: ({name})")
+                self.rows[name] = self._new_row({"name": name, "auth": body["auth"], "authSet": True,
+                                                 "provider": "custom", "canAnonymous": False, "canAuth": True,
+                                                 "authScheme": body["authScheme"]})
+                self._reload_or_500()
+                return success(200)
             if row is None:
-                raise ApiError(404, f"Registry not found ({name})")
+                raise _http_exception(404, f"Registry not found ({name})")
+            if method == "DELETE":
+                if row.get("provider") != "custom":
+                    raise _http_exception(403, f"Cannot delete non-custom registry provider ({name})")
+                del self.rows[name]
+                self._reload_or_500()
+                return success(200)
             if method == "POST":
-                row["auth"] = copy.deepcopy(body["auth"])
+                row["auth"] = copy.deepcopy(body["auth"])  # $set: the whole auth is replaced, {} included
                 row["authSet"] = True
-                row["updatedAt"] = self._now()
-                return "Get registries", None
-            if method == "PATCH":
-                row.pop("auth", None)
+            else:  # PATCH
+                if self.fixed:
+                    row.pop("auth", None)
+                # real: `auth: undefined` is dropped from the $set by mongoose, the old auth stays
                 row["authSet"] = False
+            if "updatedAt" in row:
                 row["updatedAt"] = self._now()
-                return "Reset registry", None
-            if row["provider"] != "custom":  # DELETE
-                raise ApiError(403, f"Cannot delete non-custom registry provider ({name})"
-                               if self.version == "0.5" else "You cannot delete a non custom registry provider")
-            del self.rows[name]
-            return "Remove registry", None
+            if not self.fixed:
+                # the re-read with .populate('device') throws after the write: 500, and the reload that
+                # would follow never runs
+                raise ApiError(500, POPULATE_MESSAGE, "InternalServerException", {"stack": POPULATE_STACK})
+            self._reload_or_500()
+            return success(201 if method == "POST" else 200)
 
-    def handle_api(self, method, path, headers, raw):
-        """Answer one /api request: returns (status, content_type, body bytes, extra headers)."""
-        v05 = self.version == "0.5"
-        route = path[len("/api"):] or "/"       # the server's own view: the proxy strips /api
-        seen = route if v05 else path           # what the server puts in "Cannot GET ..." / "path"
+    def _reload_or_500(self):
+        """After a write that reloads: a registry that throws while registering makes the handler fail
+        (read from SSM's code: the error propagates out of the service), after the write."""
+        try:
+            self._reload()
+        except RegistrationError as exc:
+            raise ApiError(500, str(exc), "InternalServerException",
+                           {"stack": f"{exc.kind}: {exc}\n    at WatcherEngineService.registerComponent "
+                                     f"(/opt/squirrelserversmanager/server/dist/src/modules/containers/"
+                                     f"application/services/engine/watcher-engine.service.js:120:23)"})
 
-        def envelope(status, message, data=None, cookie=None):
-            if status < 400:
-                doc = {"success": True, "message": message if not v05 else "Operation successful"}
-                if data is not None:
-                    doc["data"] = data
-            elif v05:
-                doc = {"success": False, "message": message,
-                       "error": EXCEPTION_NAMES.get(status, "HttpException"), "statusCode": status,
-                       "timestamp": self._now(), "path": seen, "data": None}
-            else:
-                doc = {"success": False, "message": message if isinstance(message, str) else ", ".join(message)}
-            extra = {"Set-Cookie": f"jwt={cookie}; Path=/; HttpOnly"} if cookie else {}
-            return status, "application/json; charset=utf-8", json.dumps(doc).encode(), extra
+    # ----- v0.1 (Express) ----------------------------------------------------------------------
+    def _handle_v01(self, method, path, headers, raw):
+        # the proxy forwards /api/... to the server's root, as for v0.5 (recorded: the 404 page names the path
+        # without /api, and a %2F arrives decoded)
+        seen = _proxied(path[len("/api"):] or "/")
+
+        def doc_answer(status, doc, cookie=None):
+            return _json_answer(status, doc, cookie)
 
         def not_found():
-            if v05:
-                return envelope(404, f"Cannot {method} {seen}")
             page = ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
                     f'</head>\n<body>\n<pre>Cannot {html.escape(method)} {html.escape(seen)}</pre>\n</body>\n</html>\n')
             return 404, "text/html; charset=utf-8", page.encode(), {}
 
         try:
             body = json.loads(raw) if raw.strip() else {}
-        except ValueError as exc:
-            return envelope(400, f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}")
+        except ValueError:
+            body = {}
         body = body if isinstance(body, dict) else {}
-        target = seen.rstrip("/") or "/"        # Express routing is not strict about a trailing /
-        base = "/container-registries" if v05 else "/api/containers/registries"
-        name, routed = None, target == base and method == "GET"
-        if target.startswith(base + "/") and "/" not in target[len(base) + 1:]:
-            name, routed = unquote(target[len(base) + 1:]), method in WRITE_METHODS
-        try:
-            if method == "POST" and target == ("/users/login" if v05 else "/api/users/login"):
-                return envelope(200, "Login success", None if v05 else {}, cookie=self._login(body))
-            if not v05 and not self._authenticated(headers, allow_key=False):
-                return 401, "text/plain; charset=utf-8", b"Unauthorized", {}  # passport, before routing
-            if not routed:
-                return not_found()
-            if v05 and not self._authenticated(headers, allow_key=True):
-                raise ApiError(401, "Unauthorized")
-            message, data = self._registry_op(method, name, body)
-            return envelope(200, message, data if data is not None or v05 else {})
-        except ApiError as err:
-            return envelope(err.status, err.message)
+        target = seen.rstrip("/") or "/"
+        base = "/containers/registries"
+        if method == "POST" and target == "/users/login":
+            username, password = body.get("username"), body.get("password")
+            if not username or not password:
+                return doc_answer(401, {"data": {"isLogin": False}, "errorCode": "401",
+                                        "errorMessage": "Identification is incorrect！", "success": True})
+            if username != self.username or password != self.password:
+                return doc_answer(401, {"success": False, "message": "Identification is incorrect！"})
+            return doc_answer(200, {"success": True, "message": "Login success",
+                                    "data": {"currentAuthority": "admin"}}, cookie=self._new_session())
+        if not self._cookie_session(headers):
+            # passport, before routing, for every path; the API key is not a strategy there. No Content-Type.
+            return 401, None, b"Unauthorized", {}
+        if method == "GET" and target == base:
+            with self._lock:
+                return doc_answer(200, {"success": True, "message": "Get registries",
+                                        "data": {"registries": copy.deepcopy(list(self.rows.values()))}})
+        rest = target[len(base) + 1:] if target.startswith(base + "/") else None
+        if method not in WRITE_METHODS or not rest or "/" in rest:
+            return not_found()
+        name = unquote(rest)
+        with self._lock:
+            # express-validator: body('auth').exists() (and authScheme for PUT), before the handler: only a
+            # missing key is refused; null, "" and {} pass (recorded)
+            missing = ["Invalid value" for field in (("auth", "authScheme") if method == "PUT" else ("auth",))
+                       if method in ("POST", "PUT") and field not in body]
+            if missing:
+                return doc_answer(400, {"success": False, "message": missing})
+            row = self.rows.get(name)
+            if method == "PUT":
+                if row is not None:
+                    return doc_answer(400, {"success": False,
+                                            "message": f"Registry already exist with same name: ({name})"})
+                self.rows[name] = self._new_row({"name": name, "auth": body["auth"], "authSet": True,
+                                                 "provider": "custom", "canAnonymous": False, "canAuth": True,
+                                                 "authScheme": body["authScheme"]})
+                self._reload()
+                return doc_answer(200, {"success": True, "message": "Get registries", "data": {}})
+            if row is None:
+                return doc_answer(404, {"success": False, "message": f"Registry not found ({name})"})
+            if method == "DELETE":
+                if row.get("provider") != "custom":
+                    return doc_answer(403, {"success": False,
+                                            "message": "You cannot delete a non custom registry provider"})
+                del self.rows[name]  # v0.1's removeRegistry does not reload
+                return doc_answer(200, {"success": True, "message": "Remove registry", "data": {}})
+            if method == "POST":
+                row["auth"] = copy.deepcopy(body["auth"])
+                row["authSet"] = True
+                self._reload()
+                return doc_answer(200, {"success": True, "message": "Get registries", "data": {}})
+            row["authSet"] = False  # PATCH: `auth = undefined` is not written, the old auth stays (measured)
+            self._reload()
+            return doc_answer(200, {"success": True, "message": "Reset registry", "data": {}})
 
     def fault_answer(self, status, path):
         """An injected failure: a v0.5 error envelope with that status."""
@@ -321,6 +666,63 @@ class Sandbox:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _json_answer(status, doc, cookie=None):
+    extra = {"Set-Cookie": f"jwt={cookie}; Path=/; HttpOnly"} if cookie else {}
+    return status, "application/json; charset=utf-8", json.dumps(doc).encode(), extra
+
+
+# nginx re-escapes, in the URI it passes on, only what a URI cannot carry raw
+_NGINX_SAFE = "".join(chr(c) for c in range(0x21, 0x7f) if chr(c) not in "%?#")
+
+
+def _proxied(route):
+    return quote(unquote(route), safe=_NGINX_SAFE)
+
+
+def _minimize(value):
+    """mongoose's minimize: empty objects are not stored (recursively)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, inner in value.items():
+            inner = _minimize(inner)
+            if not (isinstance(inner, dict) and not inner):
+                out[key] = inner
+        return out
+    return value
+
+
+def _v01_problem(provider, auth, default):
+    """Why v0.1.30 fails to register a registry, or None (read from its Joi schemas; ghcr measured). A stored
+    row's configuration is {name, provider, ...auth}: ghcr's, lscr's and gitlab's schemas do not allow
+    `name`. The default anonymous registries get {} and always register."""
+    if default:
+        return None
+    if provider not in REGISTRY_PROVIDERS:
+        return f"Unknown kind/provider: registry/{provider}"
+    if provider in V01_NAME_NOT_ALLOWED:
+        return '"name" is not allowed'
+    for field in V01_REQUIRED.get(provider, ()):
+        value = auth.get(field)
+        if value is None:
+            return f'"{field}" is required'
+        if value == "":
+            return f'"{field}" is not allowed to be empty'
+    return None
+
+
+def _check_v05_component(provider, auth):
+    """The part of v0.5.2's registerComponent() that can throw for a stored row (read from SSM's code): an
+    unknown provider, and the init() of gitea/forgejo and custom, which call string methods on `url`."""
+    if provider.lower() not in REGISTRY_PROVIDERS:
+        raise RegistrationError(f"Unknown registry provider: {provider.lower()}", "Error")
+    url = auth.get("url") if isinstance(auth, dict) else None
+    if url and not isinstance(url, str):
+        if provider.lower() in ("gitea", "forgejo"):
+            raise RegistrationError("this.configuration.url?.toLowerCase is not a function", "TypeError")
+        if provider.lower() == "custom":
+            raise RegistrationError("this.configuration.url.replace is not a function", "TypeError")
 
 
 class _Server(ThreadingHTTPServer):
@@ -384,7 +786,8 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", ctype)
+        if ctype:  # v0.1's 401 has none
+            self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -405,7 +808,10 @@ class _Handler(BaseHTTPRequestHandler):
         if action == "delay":
             time.sleep(fault["seconds"])
         answer = None
-        if fault is None or action == "delay" or fault["apply_then_fail"]:
+        if sb.down:  # SSM exited at start-up: its proxy answers alone
+            fault, action = None, None
+            answer = (502, "text/html", BAD_GATEWAY_HTML, {})
+        elif fault is None or action == "delay" or fault["apply_then_fail"]:
             answer = sb.handle_api(method, path, self.headers, raw)
         if action == "drop":
             answer, self.close_connection = None, True
@@ -433,6 +839,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_sandbox/reset" and method == "POST":
             sb.reset()
             return self._send(200, "application/json", ok)
+        if path == "/_sandbox/registered" and method == "GET":
+            return self._send(200, "application/json", sb.registered())
+        if path == "/_sandbox/log" and method == "GET":
+            return self._send(200, "text/plain; charset=utf-8", sb.log().encode())
+        if path == "/_sandbox/restart" and method == "POST":
+            return self._send(200, "application/json", {"ok": sb.restart(check=False)})
         if path == "/_sandbox/rows" and method == "GET":
             with sb._lock:
                 return self._send(200, "application/json", dict(sb.rows))
@@ -468,6 +880,8 @@ def main(argv=None):
     p.add_argument("--password", default="sandbox-password")
     p.add_argument("--legacy-rows", action="store_true")
     p.add_argument("--version", choices=("0.5", "0.1"), default="0.5")
+    p.add_argument("--flavour", choices=FLAVOURS, default="real",
+                   help="v0.5 only: 'real' reproduces v0.5.2 with its defects, 'fixed' has them fixed")
     p.add_argument("--url-file")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
@@ -476,7 +890,7 @@ def main(argv=None):
         p.error("--tls-cert and --tls-key go together")
     sb = Sandbox(api_key=args.api_key, username=args.username, password=args.password,
                  legacy_rows=args.legacy_rows, version=args.version, host=args.host, port=args.port,
-                 tls_cert=args.tls_cert, tls_key=args.tls_key).start()
+                 tls_cert=args.tls_cert, tls_key=args.tls_key, flavour=args.flavour).start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
