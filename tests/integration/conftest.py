@@ -106,7 +106,7 @@ class Ansible:
             task['ignore_errors'] = True
             play['tasks'].append(task)
         collected = '{' + ', '.join("'r%d': r%d" % (i, i) for i in range(len(tasks))) + '}'
-        play['tasks'].append({'name': 'collect', 'ansible.builtin.copy': {
+        play['tasks'].append({'name': 'collect', 'check_mode': False, 'ansible.builtin.copy': {
             'content': '{{ %s | to_json }}' % collected, 'dest': str(out)}})
         playbook = self.tmp_path / ('play-%d.yml' % self.runs)
         playbook.write_text(json.dumps([play]))
