@@ -1,0 +1,45 @@
+"""The launcher itself, against every source of SSM_SOURCE (skipped when it is unset)."""
+import pytest
+import requests
+
+from tests.realssm import RealSSM, sources_from_env
+from tests.realssm.fixtures import SKIP_REASON, source_id
+from tests.realssm.procs import alive
+
+pytestmark = pytest.mark.skipif(not sources_from_env(), reason=SKIP_REASON)
+
+
+@pytest.mark.parametrize('source', sources_from_env(), ids=source_id)
+def test_start_authenticate_stop(source):
+    ssm = RealSSM(source)
+    try:
+        ssm.start()
+        if ssm.version == '0.5':
+            route = '/api/container-registries'
+            ok = requests.get(ssm.url + route, headers={'Authorization': f'Bearer {ssm.api_key}'}, timeout=15)
+            assert ok.status_code == 200, ok.text
+            assert len(ok.json()['data']['registries']) == 10
+            bad = requests.get(ssm.url + route, headers={'Authorization': 'Bearer nope'}, timeout=15)
+            assert bad.status_code == 401
+        else:
+            assert ssm.api_key is None
+            route = '/api/containers/registries/'
+            session = requests.Session()
+            login = session.post(ssm.url + '/api/users/login',
+                                 json={'username': ssm.username, 'password': ssm.password}, timeout=15)
+            assert login.status_code == 200, login.text
+            assert 'jwt' in session.cookies
+            ok = session.get(ssm.url + route, timeout=15)
+            assert ok.status_code == 200, ok.text
+            assert requests.get(ssm.url + route, timeout=15).status_code == 401
+        assert len(ssm.rows()) == 10
+        assert [r['path'] for r in ssm.requests()][-1] == route
+        assert ssm.writes() == []
+        ssm.clear_requests()
+        assert ssm.requests() == []
+        assert ssm.registering(), 'the start-up reload was not seen in the log'
+    finally:
+        pids = ssm.pids()
+        ssm.stop()
+    assert pids and not [pid for pid in pids.values() if alive(pid)]
+    assert ssm.pids() == {}
