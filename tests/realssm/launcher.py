@@ -124,7 +124,7 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
         return self
 
     def _start_services(self, congo_dir):
-        for name in ('db', 'redis', 'server', 'mcp', 'proxy', 'prometheus'):
+        for name in ('db', 'redis', 'server', 'mcp', 'core', 'proxy', 'prometheus'):
             self.ports[name] = procs.free_port()
         w = self.workdir
         self._procs['congodb'] = procs.spawn(['node', os.path.join(congo_dir, 'congodb.mjs'), str(self.ports['db'])],
@@ -177,7 +177,8 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
             'TELEMETRY_ENABLED': 'false',
             'SSM_DATA_PATH': data,
             'SSM_INSTALL_PATH': tree,
-            'REALSSM_PORT_MAP': json.dumps({'3000': self.ports['server'], '3001': self.ports['mcp']}),
+            'REALSSM_PORT_MAP': json.dumps({'3000': self.ports['server'], '3001': self.ports['mcp'],
+                                             '3002': self.ports['core']}),
         })
         return env
 
@@ -298,18 +299,63 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
             time.sleep(0.05)
 
     # ---------------------------------------------------------------- state
-    def reset(self):
-        """Back to a fresh server's state: the registry rows are restored to the ones the server wrote at its
-        first start (same _ids), the node server is restarted (so its registered registries are a fresh
-        start's), the users are kept (API key and sessions still valid); requests() and log() start afresh."""
+    def reset(self, hard=False):
+        """Back to a fresh server's state, in about a second: the registry rows are restored to those the
+        server wrote at its first start (same _ids and timestamps) and SSM reloads its registries from them, as
+        at start-up (v0.5: PUT then DELETE of a temporary custom registry; v0.1: PATCH of a pristine built-in
+        row, then the rows are restored again), on the server's own port so the proxy log does not show it.
+        The users are kept (API key, cookies still valid); requests(), log() and registering() start afresh.
+        hard=True (or a server that is down or fails to reload) restarts the node server instead."""
+        self._restore_rows()
+        server = self._procs.get('server')
+        before = len(self.registering(full=True))
+        if hard or server is None or server.poll() is not None or not self._reload(before):
+            self._restore_rows()
+            self._log_offset = os.path.getsize(os.path.join(self.workdir, 'server.log'))
+            self.restart()
+        self._log_offset = os.path.getsize(os.path.join(self.workdir, 'server.log'))
+        self.clear_requests()
+        return self
+
+    def _restore_rows(self):
         coll = self._coll()
         coll.delete_many({})
         if self._snapshot:
             coll.insert_many([dict(doc) for doc in self._snapshot])
-        self._log_offset = os.path.getsize(os.path.join(self.workdir, 'server.log'))
-        self.restart()
-        self.clear_requests()
-        return self
+
+    def _reload(self, before):
+        """Make SSM reload its registries from the database; False when that did not work. Waits until the
+        log shows the reloads (the server's logger writes asynchronously)."""
+        expected = before + (2 if self.version == '0.5' else 1)
+        if not self._reload_requests():
+            return False
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if len(self.registering(full=True)) >= expected:
+                time.sleep(0.05)
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _reload_requests(self):
+        try:
+            client = self._client()
+            if self.version == '0.5':
+                temp = 'realssm-reset-' + secrets.token_hex(4)
+                put = client.put(f'{self.server_url}/container-registries/{temp}', timeout=30,
+                                 json={'auth': {'url': 'https://realssm.invalid'}, 'authScheme': []})
+                gone = client.delete(f'{self.server_url}/container-registries/{temp}', timeout=30)
+                self._coll().delete_many({'name': temp})
+                return put.status_code == 200 and gone.status_code == 200
+            pristine = next((d['name'] for d in self._snapshot or []
+                             if not d.get('authSet') and 'auth' not in d), None)
+            if pristine is None:
+                return False
+            answer = client.patch(f'{self.server_url}/containers/registries/{pristine}/', timeout=30)
+            self._restore_rows()
+            return answer.status_code == 200
+        except http.RequestException:
+            return False
 
     def insert_row(self, row):
         """Write a raw row into the registry collection (e.g. a legacy provider such as 'hotio'). The API's GET

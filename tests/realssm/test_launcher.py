@@ -43,3 +43,21 @@ def test_start_authenticate_stop(source):
         ssm.stop()
     assert pids and not [pid for pid in pids.values() if alive(pid)]
     assert ssm.pids() == {}
+
+
+from tests.realssm.fixtures import real_ssm  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+
+
+@pytest.mark.parametrize('source', sources_from_env(), ids=source_id)
+def test_insert_row_restart_reset(real_ssm, source):  # pylint: disable=redefined-outer-name
+    ssm = real_ssm(source)
+    ssm.reset()
+    ssm.insert_row({'name': 'hotio', 'provider': 'hotio', 'authScheme': [], 'authSet': False, 'canAuth': False,
+                    'canAnonymous': True})
+    assert 'hotio' in [row['name'] for row in ssm.rows()]
+    assert ssm.restart() is True
+    assert 'hotio' in [row['name'] for row in ssm.rows()]
+    ssm.reset()
+    assert sorted(row['name'] for row in ssm.rows()) == sorted(
+        ['ecr', 'ghcr', 'gcr', 'hub', 'quay', 'acr', 'gitea', 'forgejo', 'lscr', 'gitlab'])
+    assert ssm.requests() == [] and ssm.registering() == []
