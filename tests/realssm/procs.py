@@ -41,8 +41,20 @@ def alive(pid):
         return False
 
 
-def carries_mark(pid, instance):
-    """True when process `pid` was started by the launcher instance `instance` (guards against PID reuse)."""
+def start_time(pid):
+    """The process's start time (clock ticks since boot), or None."""
+    try:
+        with open(f'/proc/{pid}/stat') as handle:
+            return int(handle.read().rsplit(')', 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def carries_mark(pid, instance, started=None):
+    """True when process `pid` was started by the launcher instance `instance` (guards against PID reuse): its
+    environment holds the mark, or (redis-server rewrites its environ area) its start time is the one noted."""
+    if started is not None and start_time(pid) == started:
+        return True
     try:
         with open(f'/proc/{pid}/environ', 'rb') as handle:
             return f'{MARK}={instance}'.encode() in handle.read().split(b'\0')
@@ -61,10 +73,10 @@ def spawn(argv, instance, log_path, cwd=None, env=None):
         log.close()
 
 
-def kill(pid, instance=None, grace=1.0):
+def kill(pid, instance=None, grace=1.0, started=None):
     """SIGTERM the process group of `pid`, wait up to `grace` seconds, then SIGKILL it. SSM and CongoDB ignore
     SIGTERM, so they get the SIGKILL."""
-    if instance is not None and not carries_mark(pid, instance):
+    if instance is not None and not carries_mark(pid, instance, started):
         return
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
@@ -89,7 +101,8 @@ def write_pidfile(instance, pids, workdir):
     path = os.path.join(RUN_DIR, f'{instance}.json')
     tmp = path + '.tmp'
     with open(tmp, 'w') as handle:
-        json.dump({'owner': os.getpid(), 'instance': instance, 'pids': pids, 'workdir': workdir}, handle)
+        json.dump({'owner': os.getpid(), 'instance': instance, 'pids': pids, 'workdir': workdir,
+                   'started': {name: start_time(pid) for name, pid in pids.items()}}, handle)
     os.replace(tmp, path)
     return path
 
@@ -119,9 +132,10 @@ def reap_leftovers():
             continue
         if data.get('owner') == os.getpid():
             continue
-        for pid in data.get('pids', {}).values():
-            if pid and carries_mark(pid, data['instance']):
-                kill(pid, data['instance'], grace=0.5)
+        started = data.get('started', {})
+        for name, pid in data.get('pids', {}).items():
+            if pid and carries_mark(pid, data['instance'], started.get(name)):
+                kill(pid, data['instance'], grace=0.5, started=started.get(name))
                 killed += 1
         try:
             os.unlink(path)

@@ -3,10 +3,11 @@ import pytest
 import requests
 
 from tests.realssm import RealSSM, sources_from_env
-from tests.realssm.fixtures import SKIP_REASON, source_id
+from tests.realssm.fixtures import SKIP_REASON, real_ssm, source_id  # noqa: F401  pylint: disable=unused-import
 from tests.realssm.procs import alive
 
-pytestmark = pytest.mark.skipif(not sources_from_env(), reason=SKIP_REASON)
+if not sources_from_env():
+    pytest.skip(SKIP_REASON, allow_module_level=True)
 
 
 @pytest.mark.parametrize('source', sources_from_env(), ids=source_id)
@@ -43,9 +44,6 @@ def test_start_authenticate_stop(source):
         ssm.stop()
     assert pids and not [pid for pid in pids.values() if alive(pid)]
     assert ssm.pids() == {}
-
-
-from tests.realssm.fixtures import real_ssm  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 @pytest.mark.parametrize('source', sources_from_env(), ids=source_id)
