@@ -50,11 +50,23 @@ class _Pool:
         self.started.clear()
 
 
+_POOL = _Pool()  # one per process (per xdist worker), even when several test modules import the fixture
+
+
+def get_real_ssm(source):
+    """The started RealSSM for `source`, shared within this process; stop_all() (or exit) stops them."""
+    return _POOL.get(source)
+
+
+def stop_all():
+    _POOL.stop_all()
+
+
 @pytest.fixture(scope='session')
 def real_ssm():
-    """A function source -> started RealSSM, shared within the session (per worker); all stopped at the end."""
-    pool = _Pool()
+    """A function source -> started RealSSM, shared within the session (per worker); all stopped at the end.
+    Import it into a test module or conftest.py (`from tests.realssm.fixtures import real_ssm`)."""
     try:
-        yield pool.get
+        yield _POOL.get
     finally:
-        pool.stop_all()
+        _POOL.stop_all()
