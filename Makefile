@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup build run test unit integration lint sanity docs clean bench
+.PHONY: setup build run test unit integration lint sanity docs clean bench realssm realssm-build
 
 setup: $(VENV)/.installed
 
@@ -48,6 +48,15 @@ bench: build
 
 docs:
 	$(BIN)/python tools/gendocs.py
+
+# The real SSM server for tests (tests/realssm): SSM_SOURCE is an os.pathsep-separated list of SSM source
+# tarballs or git checkouts. `realssm-build` builds them all (cached in build/realssm); `realssm` starts the
+# first one and prints its URL, API key, username and password (Ctrl-C stops it).
+realssm-build: setup
+	$(BIN)/python -m tests.realssm build $(subst :, ,$(SSM_SOURCE))
+
+realssm: setup
+	$(BIN)/python -m tests.realssm start $(firstword $(subst :, ,$(SSM_SOURCE)))
 
 clean:
 	rm -rf build $(VENV)
