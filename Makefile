@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup build run test unit integration lint sanity docs clean bench realssm realssm-build
+.PHONY: setup build run test unit integration conformance lint sanity docs clean bench realssm realssm-build
 
 setup: $(VENV)/.installed
 
@@ -34,8 +34,14 @@ integration: build
 
 test: build
 	$(BIN)/python tools/gendocs.py --check
-	$(BIN)/python -m pytest -n 2 tests/unit tests/contract tests/realreg tests/integration
+	$(BIN)/python -m pytest -n 2 tests/unit tests/contract tests/realreg tests/integration tests/realssm
+	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory lint
+
+# The same scenarios against the SSM sandbox (both flavours, and v0.1) and every real SSM in SSM_SOURCE
+# (tarballs or SSM checkouts, ':'-separated); docs/compatibility.md. Prints the scenario x server table.
+conformance: build
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -rs tests/conformance
 
 # The Ansible ecosystem checks on the built collection: ansible-test sanity and units, ansible-lint, yamllint,
 # docs, the artifact, execution environment, changelog and molecule (`tools/lint.py --list`). CHECKS="docs ee" runs some.
