@@ -8,7 +8,16 @@ defects fixed; `version="0.1"` is v0.1.30. Pure stdlib. Use it from tests::
     requests.get(sb.url + "/api/container-registries", headers={"Authorization": "Bearer k"})
     sb.stop()
 
-or run it: ``python tests/sandbox/ssm_sandbox.py --port 8000``.
+or run it: ``python tests/sandbox/ssm_sandbox.py --port 8000 [--flavour fixed] [--version 0.1]``.
+
+Registration (what SSM's update checker uses) is modelled as the servers do it (read from their code, counts
+and failures measured): v0.5 re-registers at start and after PUT and DELETE only (the 500 of POST and PATCH comes
+before the reload), an anonymous Docker Hub plus every row with authSet true except hub rows, and logs
+`Registering N registries` with N counting the hub rows; a row whose component throws (unknown provider, gitea's
+`url` not a string) stops the reload: the PUT/DELETE answers 500 after its write, and restart() leaves SSM down.
+v0.1 reloads after POST, PUT and PATCH (not DELETE), one slot per provider. `registering()`, `log()` and
+`registered()` show it; the helpers `rows()`, `insert_row()`, `requests()`, `writes()`, `restart()` have the
+names and meaning of the real-server launcher's (tests/realssm), so a test can take either.
 """
 import argparse
 import copy
