@@ -131,9 +131,9 @@ class Replay:
         except ValueError:
             response["text"] = answer.text
         if "Set-Cookie" in answer.headers:
-            cookie = answer.headers["Set-Cookie"]
-            response["set_cookie"] = [cookie.split("=", 1)[0] + "=..." + (";" + cookie.split(";", 1)[1]
-                                                                            if ";" in cookie else "")]
+            cookie = answer.headers["Set-Cookie"]  # the value hidden, as the recorder does
+            attributes = ";" + cookie.split(";", 1)[1] if ";" in cookie else ""
+            response["set_cookie"] = [cookie.split("=", 1)[0] + "=..." + attributes]
         played = {"response": response, "reloads": self.sb.registering()[before:]}
         if isinstance(step, tuple):
             rows = (response.get("json") or {}).get("data", {}).get("registries", [])

@@ -211,8 +211,8 @@ def test_seeded_builtin_rows(sb):
         assert row["authScheme"]
         ids.add(row["_id"])
     assert len(ids) == len(BUILTINS)
-    assert {name: row.get("fullName") for name, row in got.items() if name in ("ecr", "ghcr", "quay", "lscr", "gitea",
-                                                                                "forgejo", "gitlab")} == {
+    names = ("ecr", "ghcr", "quay", "lscr", "gitea", "forgejo", "gitlab")
+    assert {name: got[name].get("fullName") for name in names} == {
         "ecr": "AWS Elastic Container Registry", "ghcr": "Github Container Registry", "quay": "Red Hat Quay.io",
         "lscr": "Linux Server Container Registry", "gitea": None, "forgejo": None, "gitlab": None}
     hub = got["hub"]["authScheme"]
