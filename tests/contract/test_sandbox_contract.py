@@ -775,7 +775,8 @@ def test_a_row_that_cannot_register(sb):
 
 def test_launcher_helpers(sb):
     """The same helpers as the real-server launcher: rows(), insert_row(), requests(), writes(), log()..."""
-    assert [row["name"] for row in sb.rows()] == BUILTINS
+    assert [row["name"] for row in sb.rows()] == BUILTINS and sb.db_rows() == sb.rows()
+    assert sb.log_tail(1) == "Registering 0 registries"
     sb.rows()[0]["name"] = "changed"  # a copy
     assert sb.rows["ecr"]["name"] == "ecr"
     rows(sb)

@@ -284,6 +284,10 @@ class Sandbox:
             self.rows[row["name"]] = row
         return copy.deepcopy(row)
 
+    def db_rows(self):
+        """The stored rows (the launcher reads them from the database; here they are the store)."""
+        return self.rows()
+
     def clear_requests(self):
         with self._lock:
             self.requests.clear()
@@ -299,6 +303,9 @@ class Sandbox:
         accepted for the real-server launcher's signature: the sandbox keeps restarts' lines anyway."""
         with self._lock:
             return "".join(line + "\n" for line in self._log)
+
+    def log_tail(self, lines=40):
+        return "\n".join(self.log().splitlines()[-lines:])
 
     def registering(self, full=False):
         """How many registries each reload registered, in order, counted as the real-server launcher counts
