@@ -4,7 +4,8 @@ the sandbox must answer alike: same status, same content type, same body (same k
 values) except volatile values (timestamps, _id, stack text), the same registry reloads (`Registering N
 registries`), and for follow-up reads the same stored row.
 
-v0.5.2 is replayed on the default flavour, v0.1.30 on version="0.1".
+v0.5.2 and head-a9076215 (the newest commit, same registry code) are replayed on the default flavour, v0.1.30
+on version="0.1".
 """
 import json
 from pathlib import Path
@@ -15,7 +16,7 @@ import requests
 from tests.sandbox.ssm_sandbox import Sandbox
 
 RECORDED = Path(__file__).parent / "recorded"
-FLAVOURS = {"v0.5.2": dict(version="0.5"), "v0.1.30": dict(version="0.1")}
+FLAVOURS = {"v0.5.2": dict(version="0.5"), "head-a9076215": dict(version="0.5"), "v0.1.30": dict(version="0.1")}
 PASSWORD = "recorded-replay-password"
 VOLATILE = {"timestamp", "_id", "createdAt", "updatedAt"}
 RESET = "reset"
@@ -43,6 +44,7 @@ V05_RELOADS = ["v05_reload_a_post_hub", "v05_reload_b_post_ghcr", "v05_reload_c_
 V05_BAD_ROW = ["v05_badrow_a_post_gitea_url_number", ("v05_badrow_b_row_gitea", "gitea"), "v05_badrow_c_put_custom",
                "v05_badrow_d_restart"]
 SEQUENCES = {"v0.5.2": COMMON + [RESET] + V05_RELOADS + [RESET] + V05_BAD_ROW,
+             "head-a9076215": COMMON + [RESET] + V05_RELOADS + [RESET] + V05_BAD_ROW,
              "v0.1.30": COMMON + [RESET] + V01_RESETS}
 
 
@@ -129,9 +131,9 @@ class Replay:
         except ValueError:
             response["text"] = answer.text
         if "Set-Cookie" in answer.headers:
-            cookie = answer.headers["Set-Cookie"]
-            response["set_cookie"] = [cookie.split("=", 1)[0] + "=..." + (";" + cookie.split(";", 1)[1]
-                                                                            if ";" in cookie else "")]
+            cookie = answer.headers["Set-Cookie"]  # the value hidden, as the recorder does
+            attributes = ";" + cookie.split(";", 1)[1] if ";" in cookie else ""
+            response["set_cookie"] = [cookie.split("=", 1)[0] + "=..." + attributes]
         played = {"response": response, "reloads": self.sb.registering()[before:]}
         if isinstance(step, tuple):
             rows = (response.get("json") or {}).get("data", {}).get("registries", [])
