@@ -140,8 +140,7 @@ def collections():
 
 @pytest.fixture(scope='session')
 def sandbox_server():
-    # flavour='fixed' until the collection handles v0.5.2's defects (the default flavour reproduces them)
-    server = Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, legacy_rows=True, flavour='fixed').start()
+    server = Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, legacy_rows=True).start()
     yield server
     server.stop()
 

@@ -240,13 +240,14 @@ class Sandbox:
             for name, (full_name, anonymous, scheme) in PROVIDERS.items():
                 self.rows[name] = self._seed_row(name, full_name, anonymous, scheme)
             if self.legacy_rows:
-                # rows of providers no current SSM knows, left by older versions (ssm-api.md)
+                # rows of providers no current SSM knows, left by older versions (ssm-api.md); authSet false,
+                # as on a v0.5 that runs: one with authSet true stops its registration and its next start
                 self.rows["hotio"] = self._new_row({"name": "hotio", "provider": "hotio", "authScheme": [],
                                                     "authSet": False, "canAnonymous": True, "canAuth": False})
                 self.rows["forjejo"] = self._new_row({
                     "name": "forjejo", "provider": "forjejo", "authScheme": copy.deepcopy(CUSTOM_SCHEME),
                     "auth": {"url": "https://git.example", "login": "old", "password": "legacy-secret-value"},
-                    "authSet": True, "canAnonymous": False, "canAuth": True})
+                    "authSet": False, "canAnonymous": False, "canAuth": True})
             self.requests.clear()
             self._faults.clear()
             self._log.clear()
