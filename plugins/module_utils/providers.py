@@ -271,16 +271,22 @@ def validate_credentials(provider_name, credentials, where):
     return wanted, result._deprecations
 
 
-def mask(provider_name, credentials):
-    """Stored or wanted credentials with every secret value replaced; rows of unknown providers
-    keep only the names known to be harmless."""
+def shown(provider_name, name, value):
+    """Whether a stored field may be shown as it is: only a field the table lists as not secret for this
+    provider, holding a plain value. Anything else (a secret, a field another client wrote, any field of a
+    provider SSM no longer knows, a nested value) is masked: SSM returns stored credentials in clear."""
     provider = PROVIDERS.get(provider_name)
-    secret = provider.secret_fields if provider else None
-    masked = {}
-    for name, value in (credentials or {}).items():
-        hidden = name in secret if provider else name in SECRET_NAMES or name not in KNOWN_NAMES
-        masked[name] = MASK if hidden else value
-    return masked
+    field = provider.fields.get(name) if provider is not None else None
+    return field is not None and not field.secret and isinstance(value, (str, int, float, bool))
+
+
+def mask(provider_name, credentials):
+    """Stored or wanted credentials with every value masked but those of the provider's known harmless
+    fields; rows of providers SSM no longer knows show only their field names."""
+    if not isinstance(credentials, dict):
+        return {} if not credentials else MASK
+    return dict((name, value if shown(provider_name, name, value) else MASK)
+                for name, value in credentials.items())
 
 
 def secret_values(provider_name, credentials):

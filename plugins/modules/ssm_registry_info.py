@@ -105,7 +105,9 @@ registries:
       type: bool
       returned: always
     credentials:
-      description: The stored fields; secret values are replaced by C(********).
+      description: The stored fields. Only the values of fields the provider's rules list as not secret are
+        shown; every other value (secrets, fields another client stored, every field of a provider SSM no
+        longer knows) is replaced by C(********).
       type: dict
       returned: always
       sample: {username: octocat, token: '********'}

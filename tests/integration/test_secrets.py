@@ -1,0 +1,34 @@
+"""Secrets SSM already stores, or that a task gives in unexpected shapes, never reach any output: they are
+masked by structure (only fields the provider table knows to be harmless are shown) and audited in every
+spelling (as is, escaped, URL-encoded, base64) by the harness."""
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import MASK
+from ansible_collections.squirrel.ssm.tests.cases import GOOD
+
+INFO = {'squirrel.ssm.ssm_registry_info': {}}
+
+
+def test_stored_fields_the_table_does_not_list_are_masked(ansible, sandbox):
+    # What another client (or an older SSM) may have stored: hub's token under its old name, a field SSM's
+    # forms never had, and a legacy row's fields.
+    sandbox.rows['hub']['auth'] = {'login': 'johndoe', 'token': 'stored-hub-token-4e1'}
+    sandbox.rows['hub']['authSet'] = True
+    sandbox.rows['ghcr']['auth'] = dict(GOOD['ghcr'], apikey='unexpected-field-value-9c')
+    sandbox.rows['ghcr']['authSet'] = True
+    secrets = {'stored-hub-token-4e1', 'unexpected-field-value-9c', 'https://git.example'}
+    run = ansible.play(
+        INFO,
+        {'squirrel.ssm.ssm_registry': dict(provider='ghcr', credentials=dict(GOOD['ghcr'], token='new-ghcr-tok-1'))},
+        dict({'squirrel.ssm.ssm_registry': dict(provider='hub', state='reset')}, check_mode=True),
+        dict({'squirrel.ssm.ssm_registry': dict(purge=True, registries=[dict(provider='quay')])}, check_mode=True),
+        {'squirrel.ssm.ssm_registry': dict(provider='hub')},
+        secrets=secrets)
+    rows = dict((row['name'], row) for row in run[0]['registries'])
+    assert rows['hub']['credentials'] == {'login': 'johndoe', 'token': MASK}
+    assert rows['ghcr']['credentials'] == {'username': 'octocat', 'token': MASK, 'apikey': MASK}
+    # Rows of providers SSM no longer knows: field names only.
+    assert rows['forjejo']['credentials'] == {'url': MASK, 'login': MASK, 'password': MASK}
+    assert run[1]['diff']['before']['credentials'] == {'username': 'octocat', 'token': MASK, 'apikey': MASK}
+    assert run[2]['diff']['before']['credentials'] == {'login': 'johndoe', 'token': MASK}
+    befores = dict((d['before_header'], d['before']) for d in run[3]['diff'])
+    assert befores['hub']['credentials'] == {'login': 'johndoe', 'token': MASK}
+    assert run[4]['registry']['credentials'] == {'login': 'johndoe', 'token': MASK}
