@@ -32,3 +32,28 @@ def test_stored_fields_the_table_does_not_list_are_masked(ansible, sandbox):
     befores = dict((d['before_header'], d['before']) for d in run[3]['diff'])
     assert befores['hub']['credentials'] == {'login': 'johndoe', 'token': MASK}
     assert run[4]['registry']['credentials'] == {'login': 'johndoe', 'token': MASK}
+
+
+def test_a_short_stored_secret_does_not_garble_output(ansible, sandbox):
+    """Stored secrets are masked by structure, not by scrubbing their values from all output: a stored
+    token 'ed' must not turn 'updated' into 'upda********'."""
+    sandbox.rows['ghcr']['auth'] = {'username': 'octocat', 'token': 'ed'}
+    sandbox.rows['ghcr']['authSet'] = True
+    sandbox.rows['hub']['auth'] = {'login': 'johndoe', 'password': 'pass'}
+    sandbox.rows['hub']['authSet'] = True
+    run = ansible.play(
+        {'squirrel.ssm.ssm_registry': dict(provider='ghcr', credentials=GOOD['ghcr'])},
+        {'squirrel.ssm.ssm_registry_info': {'name': 'hub'}},
+        dict({'squirrel.ssm.ssm_registry': dict(provider='hub', credentials=dict(login='johndoe',
+                                                                                password='new-hub-pass-1'))},
+             check_mode=True))
+    assert run[0]['action'] == 'updated' and run[0]['changed']
+    assert run[0]['diff']['before']['credentials'] == {'username': 'octocat', 'token': MASK}
+    assert run[0]['registry'] == {'name': 'ghcr', 'provider': 'ghcr', 'full_name': 'GitHub Container Registry',
+                                  'auth_set': True, 'can_auth': True, 'can_anonymous': True,
+                                  'credentials': {'username': 'octocat', 'token': MASK}}
+    assert run[1]['registries'][0]['credentials'] == {'login': 'johndoe', 'password': MASK}
+    assert run[1]['registries'][0]['full_name'] == 'Docker Hub'
+    assert run[2]['action'] == 'updated' and run[2]['diff']['before']['credentials']['password'] == MASK
+    assert '********ed' not in run.output and 'upda*' not in run.output
+    assert "'pass'" not in run.output and '"pass"' not in run.output
