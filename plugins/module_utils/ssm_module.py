@@ -31,7 +31,38 @@ class _AnsibleModule(AnsibleModule):
             elif len(errors) > 1 and not msg.startswith('Unsupported'):
                 # Ansible shows only its first message, which for a bad list element names no option.
                 msg = '; '.join(errors)
+            # The invocation Ansible returns holds the parameters as given: a misspelt option (clientSecret,
+            # aws_secret_access_key) is not no_log, so its value would be echoed at -v. Mask by structure.
+            kwargs.setdefault('invocation', dict(module_args=_masked_params(self.argument_spec, self.params)))
         super(_AnsibleModule, self).fail_json(msg=msg, **kwargs)
+
+
+HIDDEN = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
+
+def _masked_params(spec, params):
+    """params with the value of every option the spec does not know, or marks no_log, masked, at any depth."""
+    options = {}
+    for name, option in spec.items():
+        for spelling in [name] + list(option.get('aliases') or []):
+            options[spelling] = option
+    shown = {}
+    for name, value in params.items():
+        option = options.get(name)
+        if value is None:
+            shown[name] = value
+        elif option is None or option.get('no_log'):
+            shown[name] = HIDDEN
+        elif option.get('options') and isinstance(value, dict):
+            shown[name] = _masked_params(option['options'], value)
+        elif option.get('options') and isinstance(value, list):
+            shown[name] = [_masked_params(option['options'], element) if isinstance(element, dict) else HIDDEN
+                           for element in value]
+        elif option.get('options') or option.get('type') == 'raw':
+            shown[name] = HIDDEN  # not the shape asked for: nothing says what it holds
+        else:
+            shown[name] = value
+    return shown
 
 
 def _raw_secrets(spec, params):

@@ -57,3 +57,30 @@ def test_a_short_stored_secret_does_not_garble_output(ansible, sandbox):
     assert run[2]['action'] == 'updated' and run[2]['diff']['before']['credentials']['password'] == MASK
     assert '********ed' not in run.output and 'upda*' not in run.output
     assert "'pass'" not in run.output and '"pass"' not in run.output
+
+
+def test_misspelt_secret_fields_are_never_echoed(ansible, sandbox):
+    """Unknown names under credentials (and unknown options) are not no_log in any spec: their values must
+    still never reach the invocation Ansible shows at -v, and the message names the field and the provider."""
+    secrets = {'misspelt-client-secret-1', 'misspelt-aws-secret-2', 'misspelt-in-a-list-3', 'misspelt-option-4',
+               'wrong-shape-token-5'}
+    run = ansible.play(
+        {'squirrel.ssm.ssm_registry': dict(provider='acr', credentials={
+            'clientid': 'x', 'clientSecret': 'misspelt-client-secret-1'})},
+        {'squirrel.ssm.ssm_registry': dict(provider='ecr', credentials={
+            'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'aws_secret_access_key': 'misspelt-aws-secret-2',
+            'region': 'eu-west-1'})},
+        {'squirrel.ssm.ssm_registry': dict(registries=[dict(provider='ghcr', credentials={
+            'username': 'octocat', 'tokn': 'misspelt-in-a-list-3'})])},
+        {'squirrel.ssm.ssm_registry': dict(provider='ghcr', credentials=GOOD['ghcr'],
+                                           ssm_apikey='misspelt-option-4')},
+        {'squirrel.ssm.ssm_registry': dict(registries=[dict(provider='ghcr', credentials=[
+            'octocat', 'wrong-shape-token-5'])])},
+        secrets=secrets)
+    assert 'clientSecret' in run[0]['msg'] and 'acr' in run[0]['msg']
+    assert 'aws_secret_access_key' in run[1]['msg'] and 'ecr' in run[1]['msg']
+    assert 'tokn' in run[2]['msg'] and 'ghcr' in run[2]['msg']
+    assert 'ssm_apikey' in run[3]['msg']
+    assert all(r['failed'] for r in run.results)
+    assert '"invocation"' in run.output  # -vvvv really shows it
+    assert sandbox.requests == []
