@@ -24,7 +24,10 @@ class _AnsibleModule(AnsibleModule):
             # ansible-core skips collecting no_log values when a list element fails conversion; the
             # invocation it returns would then hold secrets in clear.
             self.no_log_values.update(_raw_secrets(self.argument_spec, self.params))
-            better = self.explain(self.params) if self.explain is not None else None
+            # A misspelt option (sate, nmae, credential) is the error to show: the module's own rules would
+            # explain its consequence instead (a custom registry "without" a name or credentials).
+            unknown = _unknown_options(self.argument_spec, self.params)
+            better = self.explain(self.params) if self.explain is not None and not unknown else None
             errors = getattr(getattr(self, 'validation_result', None), 'error_messages', [])
             if better:
                 msg = better
@@ -38,6 +41,26 @@ class _AnsibleModule(AnsibleModule):
 
 
 HIDDEN = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
+
+def _unknown_options(spec, params, prefix=''):
+    """Misspelt options, at any depth but under credentials (whose fields the provider rules explain)."""
+    options = {}
+    for name, option in spec.items():
+        for spelling in [name] + list(option.get('aliases') or []):
+            options[spelling] = option
+    unknown = []
+    for name, value in params.items():
+        option = options.get(name)
+        if option is None:
+            if not name.startswith('_ansible_'):
+                unknown.append(prefix + name)
+        elif option.get('options') and name != 'credentials':
+            for index, element in enumerate(value if isinstance(value, list) else [value]):
+                if isinstance(element, dict):
+                    where = '%s%s[%d].' % (prefix, name, index) if isinstance(value, list) else prefix + name + '.'
+                    unknown += _unknown_options(option['options'], element, where)
+    return unknown
 
 
 def _masked_params(spec, params):

@@ -27,6 +27,13 @@ CASES = [
     (dict(provider='ghcr', bogus_option=1), {}, 'bogus_option'),
     (dict(provider='ghcr', credentials=dict(GOOD['ghcr'], extra='x')), {}, 'extra'),
     (dict(provider='acr', name='acr', credentials={'clientid': 'only'}), {}, 'clientsecret'),
+    # A misspelt option is reported as such, not as the credentials error it causes.
+    (dict(provider='custom', name='h', sate='present', credentials={'url': 'http://x'}), {},
+     ('Unsupported parameters', 'sate')),
+    (dict(provider='custom', nmae='harbor', credentials={'url': 'http://x'}), {}, ('Unsupported parameters', 'nmae')),
+    (dict(provider='custom', name='h', credential={'url': 'http://x'}), {}, ('Unsupported parameters', 'credential')),
+    (dict(registries=[dict(provider='custom', nmae='h', credentials={'url': 'http://x'})]), {},
+     ('Unsupported parameters', 'nmae')),
 ]
 
 
@@ -41,6 +48,7 @@ def test_bad_module_input_fails_before_any_request(ansible, sandbox):
     run = ansible.play(*tasks, connection=None)
     for (args, overrides, word), result in zip(CASES, run.results):
         assert result.get('failed'), (args, overrides)
-        assert word in result['msg'], (word, result['msg'])
+        for word in (word if isinstance(word, tuple) else (word,)):
+            assert word in result['msg'], (word, result['msg'])
         assert 'Traceback' not in result['msg']
     assert sandbox.requests == []
