@@ -73,4 +73,8 @@ BAD = [
     ('lscr', {'username': 'octocat', 'token': 'bad-case-token-l', 'url': 'https://lscr.io'}, 'url'),
     ('quay', {'namespace': 'myorg', 'account': 'org+ssm', 'token': 'bad-case-token-q'}, 'account'),
     ('ghcr', {'username': {'name': 'octocat'}, 'token': 'bad-case-token-g'}, 'username'),
+    # A field and its alias together: Ansible would silently keep one.
+    ('hub', {'login': 'a', 'password': 'bad-case-password-h', 'token': 'bad-case-token-h2'}, 'password and token'),
+    ('ecr', {'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'accesskey': 'AKIAIOSFODNN7EXAMPLX',
+             'secretaccesskey': 'bad-case-secretaccesskey-e', 'region': 'eu-west-1'}, 'accesskeyid and accesskey'),
 ]

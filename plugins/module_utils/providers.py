@@ -255,6 +255,12 @@ def validate_credentials(provider_name, credentials, where):
     """Return (stored fields, deprecations) or raise InvalidCredentials naming `where`, the provider and the field."""
     provider = PROVIDERS[provider_name]
     given = dict((key, value) for key, value in (credentials or {}).items() if value is not None)
+    for name, field in sorted(provider.fields.items()):
+        spellings = [spelling for spelling in [name] + field.aliases if spelling in given]
+        if len(spellings) > 1:
+            # Ansible would keep one of them silently; which one the user meant is not ours to guess.
+            raise InvalidCredentials('%s: credentials for provider %s: %s are two spellings of the same field %s; '
+                                     'give only one' % (where, provider_name, ' and '.join(spellings), name))
     result = provider.validator().validate(given)
     if result.error_messages:
         messages = []
