@@ -73,6 +73,9 @@ BAD = [
     ('lscr', {'username': 'octocat', 'token': 'bad-case-token-l', 'url': 'https://lscr.io'}, 'url'),
     ('quay', {'namespace': 'myorg', 'account': 'org+ssm', 'token': 'bad-case-token-q'}, 'account'),
     ('ghcr', {'username': {'name': 'octocat'}, 'token': 'bad-case-token-g'}, 'username'),
+    # Gitea and Forgejo need credentials: a url alone stores a row that serves nothing.
+    ('gitea', {'url': 'https://gitea.example.com'}, 'login, auth'),
+    ('forgejo', {'url': 'https://forgejo.example.com'}, 'login, auth'),
     # A field and its alias together: Ansible would silently keep one.
     ('hub', {'login': 'a', 'password': 'bad-case-password-h', 'token': 'bad-case-token-h2'}, 'password and token'),
     ('ecr', {'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'accesskey': 'AKIAIOSFODNN7EXAMPLX',

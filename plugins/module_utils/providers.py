@@ -161,9 +161,11 @@ class Provider:
         return names
 
 
-def _url_login_password_auth(url_field):
-    """custom, gitea and forgejo share their fields: login+password together, or auth alone."""
+def _url_login_password_auth(url_field, anonymous=False):
+    """custom, gitea and forgejo share their fields: login+password together, or auth alone. Only a custom
+    registry may be anonymous (url alone): a Gitea or Forgejo row without credentials serves nothing."""
     return dict(
+        required_one_of=[] if anonymous else [['login', 'auth']],
         fields=dict(
             url=url_field,
             login=Field('Login (user name) on the registry; goes with I(password).'),
@@ -183,7 +185,7 @@ PROVIDERS = dict((provider.name, provider) for provider in [
     )),
     Provider('custom', 'CUSTOM (self-hosted Docker registry)', builtin=False, **_url_login_password_auth(
         Field('Registry URL, for example C(http://localhost:5000); SSM appends C(/v2) itself.', required=True,
-              type=registry_url))),
+              type=registry_url), anonymous=True)),
     Provider('ecr', 'ECR (Amazon Elastic Container Registry)', dict(
         accesskeyid=Field('AWS access key ID (the guide calls it I(accesskey)).', required=True,
                           type=aws_access_key_id, aliases=['accesskey']),
