@@ -34,15 +34,19 @@ def text(value):
 def http_url(value):
     value = text(value)
     parsed = urlparse(value)
-    if parsed.scheme not in ('http', 'https') or not parsed.netloc:
+    if parsed.scheme.lower() not in ('http', 'https') or not parsed.hostname:
         raise ValueError('it is not an http:// or https:// URL')
+    if parsed.query or parsed.fragment or '?' in value or '#' in value:
+        raise ValueError('it has a query (?...) or a fragment (#...): SSM appends paths to it, give the base URL')
+    if parsed.username is not None or parsed.password is not None:
+        raise ValueError('it holds a user:password@ part: give the credentials in their own fields')
     return value
 
 
 def registry_url(value):
     """custom: SSM appends /v2 itself, so a URL that already ends in /v2 would be asked for /v2/v2."""
     value = http_url(value)
-    if value.rstrip('/').endswith('/v2'):
+    if value.rstrip('/').lower().endswith('/v2'):
         raise ValueError('it ends in /v2, which SSM appends itself: give the URL without /v2')
     return value
 
@@ -52,7 +56,7 @@ def registry_address(value):
     value = text(value)
     if '://' in value:
         return http_url(value)
-    if not re.match(r'^[A-Za-z0-9.-]+(:\d+)?(/\S*)?$', value):
+    if not re.match(r'^[A-Za-z0-9.-]+(:\d+)?(/[^\s?#]*)?$', value):
         raise ValueError('it is neither a host name nor an http(s) URL')
     return value
 

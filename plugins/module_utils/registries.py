@@ -78,6 +78,9 @@ def resolve(item, index=None):
         raise PlanError('%s: provider must be one of %s, got %s' % (where, ', '.join(sorted(PROVIDERS)), provider))
     state = item.get('state') or 'present'
     name = item.get('name')
+    if name is not None and name != name.strip():
+        raise PlanError('%s: name of a %s registry has leading or trailing spaces: SSM would store them as part '
+                        'of the name' % (where, provider))
     if provider == 'custom' and not name:
         raise PlanError('%s: name is required for provider custom (a custom registry has a name of its own)' % where)
     name = name or provider

@@ -27,6 +27,10 @@ CASES = [
     (dict(provider='ghcr', bogus_option=1), {}, 'bogus_option'),
     (dict(provider='ghcr', credentials=dict(GOOD['ghcr'], extra='x')), {}, 'extra'),
     (dict(provider='acr', name='acr', credentials={'clientid': 'only'}), {}, 'clientsecret'),
+    (dict(provider='custom', name='   ', credentials={'url': 'http://x'}), {}, ('name', 'custom', 'spaces')),
+    (dict(provider='custom', name=' harbor', credentials={'url': 'http://x'}), {}, ('name', 'custom', 'spaces')),
+    (dict(registries=[dict(provider='custom', name='', credentials={'url': 'http://x'})]), {},
+     ('name is required', 'custom')),
     # A misspelt option is reported as such, not as the credentials error it causes.
     (dict(provider='custom', name='h', sate='present', credentials={'url': 'http://x'}), {},
      ('Unsupported parameters', 'sate')),
