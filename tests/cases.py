@@ -85,6 +85,14 @@ BAD = [
     # Gitea and Forgejo need credentials: a url alone stores a row that serves nothing.
     ('gitea', {'url': 'https://gitea.example.com'}, 'login, auth'),
     ('forgejo', {'url': 'https://forgejo.example.com'}, 'login, auth'),
+    # Surrounding whitespace (echo, a file, a YAML block scalar) is refused, never stored nor stripped silently.
+    ('ghcr', {'username': 'octocat', 'token': 'ghp_bad-case-token-nl\n'}, 'token'),
+    ('hub', {'login': 'johndoe ', 'password': 'bad-case-password-sp'}, 'login'),
+    ('custom', {'url': 'http://r', 'login': 'a', 'password': ' bad-case-password-lead'}, 'password'),
+    ('custom', {'url': 'http://r', 'auth': AUTH + '\n'}, 'auth'),
+    ('ecr', {'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'secretaccesskey': 'bad-case-secretaccesskey-t\t',
+             'region': 'eu-west-1'}, 'secretaccesskey'),
+    ('gitlab', {'token': 'bad-case-token-crlf\r\n'}, 'token'),
     # A field and its alias together: Ansible would silently keep one.
     ('hub', {'login': 'a', 'password': 'bad-case-password-h', 'token': 'bad-case-token-h2'}, 'password and token'),
     ('ecr', {'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'accesskey': 'AKIAIOSFODNN7EXAMPLX',

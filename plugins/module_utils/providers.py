@@ -21,13 +21,24 @@ COLLECTION = 'squirrel.ssm'
 MASK = '********'
 
 
-def text(value):
-    """A non-empty string: SSM stores anything, an empty field silently breaks update checks."""
+def _string(value):
     if isinstance(value, (dict, list, bool)) or value is None:
         raise TypeError('expected a string')
     value = str(value)
     if not value.strip():
         raise ValueError('it is empty')
+    return value
+
+
+def text(value):
+    """A non-empty string without surrounding whitespace: SSM stores anything, and an empty field or a token
+    with the newline of `echo`, a file or a YAML block scalar silently breaks update checks. Refused rather than
+    stripped: what is stored is then exactly what was given, and a password may not be changed behind its
+    owner's back."""
+    value = _string(value)
+    if value != value.strip():
+        raise ValueError('it has leading or trailing whitespace (a newline from a file, echo or a YAML block '
+                         'scalar?): SSM would store it as part of the value; remove it, for example with | trim')
     return value
 
 
@@ -98,7 +109,7 @@ def email(value):
 
 
 def pem_private_key(value):
-    value = text(value).replace('\\n', '\n')
+    value = _string(value).replace('\\n', '\n')  # a PEM key ends with a newline
     if not re.search(r'-----BEGIN [A-Z ]*PRIVATE KEY-----\s[\s\S]+\s-----END [A-Z ]*PRIVATE KEY-----', value):
         raise ValueError('it is not a PEM private key (the private_key of the service-account key)')
     return value
