@@ -14,6 +14,8 @@ options:
     description:
       - The address of SSM's web UI, for example C(http://ssm.example:8000).
       - The API is C(<ssm_url>/api); a trailing C(/api) is not doubled.
+      - It must be C(http://) or C(https://) with a host, and no query, fragment or C(user:password@); surrounding
+        whitespace is removed. A malformed address fails the task before any request.
       - If not set, the environment variable E(SSM_URL) is used.
     type: str
     required: true
@@ -22,17 +24,23 @@ options:
       - An SSM API key (Settings > Authentication > API KEY), sent as a Bearer token.
       - One of O(ssm_api_key) or O(ssm_username) and O(ssm_password) is required.
       - SSM v0.1 accepts no API key on its registry routes; use O(ssm_username) and O(ssm_password) there.
+      - Surrounding whitespace is removed (the newline of C(echo KEY | ansible-vault encrypt_string) or of a YAML
+        C(|) block): an HTTP header cannot carry it. A key holding spaces, control or non-ASCII characters fails
+        the task naming this option, before any request.
       - If not set, the environment variable E(SSM_API_KEY) is used.
     type: str
   ssm_username:
     description:
       - The e-mail address of an SSM user, to log in once and reuse the session cookie.
       - When both an API key and a username are given, the username and password are used.
+      - Surrounding whitespace is removed.
       - If not set, the environment variable E(SSM_USERNAME) is used.
     type: str
   ssm_password:
     description:
       - The password of O(ssm_username).
+      - Sent exactly as given (whitespace may be part of a password); when SSM rejects a password that starts or
+        ends with whitespace, the message says so.
       - If not set, the environment variable E(SSM_PASSWORD) is used.
     type: str
   validate_certs:
@@ -48,7 +56,7 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for each answer of SSM.
+      - Seconds to wait for each answer of SSM; must be greater than 0.
       - If not set, the environment variable E(SSM_TIMEOUT) is used.
     type: float
     default: 30

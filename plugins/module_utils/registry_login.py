@@ -35,7 +35,8 @@ import re
 import traceback
 from urllib.parse import urljoin, urlsplit
 
-from ansible_collections.squirrel.ssm.plugins.module_utils.providers import SECRET_NAMES
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import SECRET_NAMES, shown
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import scrub
 
 try:
     import requests
@@ -183,11 +184,8 @@ def _network_reason(exc, timeout):
 
 
 def _scrub(message, secrets):
-    """Last line of defence: no secret value may appear in a message."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and len(secret) >= 3:
-            message = message.replace(secret, "********")
-    return message
+    """Last line of defence: no secret value may appear in a message, in any encoding (ssm_api.scrub)."""
+    return scrub(message, secrets)
 
 
 if HAS_REQUESTS:
@@ -534,7 +532,7 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
         return CheckResult(None, f"no credentials to check for {provider}")
     # validate_certs=false wins; otherwise trust ca_path when given.
     verify = (ca_path or True) if validate_certs else False
-    secrets = _secret_values(creds)
+    secrets = _secret_values(creds, provider)
     http = None
     try:
         if provider == "ecr":
@@ -563,8 +561,9 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
     return result
 
 
-def _secret_values(creds):
-    values = [str(creds[f]) for f in SECRET_NAMES if creds.get(f)]
+def _secret_values(creds, provider=None):
+    # Every value not known to be harmless: stored rows may hold fields the table does not list.
+    values = [str(value) for name, value in creds.items() if value and not shown(provider, name, value)]
     if creds.get("auth"):
         try:
             values.append(base64.b64decode(str(creds["auth"])).decode("utf-8").split(":", 1)[-1])

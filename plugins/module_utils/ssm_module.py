@@ -9,8 +9,8 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import (
-    CONNECTION_REQUIRED_ONE_OF, CONNECTION_REQUIRED_TOGETHER, CONNECTION_SPEC, REQUESTS_IMPORT_ERROR, SSMClient,
-    SSMError)
+    CONNECTION_REQUIRED_ONE_OF, CONNECTION_REQUIRED_TOGETHER, CONNECTION_SPEC, REQUESTS_IMPORT_ERROR,
+    ConnectionInputError, SSMClient, SSMError, check_connection)
 
 
 class _AnsibleModule(AnsibleModule):
@@ -117,7 +117,11 @@ class SSMModule:
         self.params = self.module.params
         if REQUESTS_IMPORT_ERROR:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-        self.client = SSMClient(warn=self.module.warn, **dict((key, self.params[key]) for key in CONNECTION_SPEC))
+        try:
+            connection = check_connection(dict((key, self.params[key]) for key in CONNECTION_SPEC))
+        except ConnectionInputError as e:
+            self.module.fail_json(msg=str(e))
+        self.client = SSMClient(warn=self.module.warn, **connection)
 
     @property
     def check_mode(self):
