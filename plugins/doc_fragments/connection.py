@@ -46,12 +46,18 @@ options:
   validate_certs:
     description:
       - Whether to check SSM's TLS certificate. Turning it off prints a warning.
+      - One rule, for SSM and for the registry checks of O(squirrel.ssm.ssm_registry#module:verify_credentials)
+        (with their own CA path, C(registry_ca_path)): V(false) turns the check off, whatever O(ca_path) says
+        (which is then ignored, and the warning says so); V(true) checks against O(ca_path) when it is set, else
+        against the default trust store (certifi, or E(REQUESTS_CA_BUNDLE) when set).
       - If not set, the environment variable E(SSM_VALIDATE_CERTS) is used.
     type: bool
     default: true
   ca_path:
     description:
-      - A CA bundle (PEM) to check SSM's certificate with, for an SSM behind a private CA.
+      - A CA bundle (PEM) to check SSM's certificate with, for an SSM behind a private CA. It replaces the
+        default trust store for SSM only, and must exist when O(validate_certs) is true.
+      - Ignored when O(validate_certs) is false.
       - If not set, the environment variable E(SSM_CA_PATH) is used.
     type: path
   timeout:

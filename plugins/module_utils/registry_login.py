@@ -36,7 +36,7 @@ import traceback
 from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import SECRET_NAMES, shown
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import scrub
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import scrub, tls_verify
 
 try:
     import requests
@@ -530,8 +530,7 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
         return CheckResult(None, f"provider {provider} has no credential check")
     if not _has_secret(creds):
         return CheckResult(None, f"no credentials to check for {provider}")
-    # validate_certs=false wins; otherwise trust ca_path when given.
-    verify = (ca_path or True) if validate_certs else False
+    verify = tls_verify(validate_certs, ca_path)  # the same rule as for SSM
     secrets = _secret_values(creds, provider)
     http = None
     try:

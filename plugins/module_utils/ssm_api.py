@@ -78,6 +78,15 @@ def scrub(message, secrets):
     return message
 
 
+def tls_verify(validate_certs, ca_path):
+    """The one TLS rule, for SSM and for the registry checks: validate_certs false turns the check off, whatever
+    the CA path; otherwise the CA bundle of the CA path when given, else the default trust store (certifi, or
+    REQUESTS_CA_BUNDLE when set)."""
+    if not validate_certs:
+        return False
+    return ca_path or True
+
+
 class ConnectionInputError(Exception):
     """A connection option that cannot work; the message names it and never shows a secret."""
 
@@ -150,12 +159,13 @@ class SSMClient:
         self.logged_in = False
         self.session = requests.Session()
         # Passed on every request: requests lets REQUESTS_CA_BUNDLE override a session's own verify.
-        self.verify = ca_path or validate_certs
+        self.verify = tls_verify(validate_certs, ca_path)
         self.session.headers['Accept'] = 'application/json'
         if not validate_certs:
             requests.packages.urllib3.disable_warnings()  # one warning of ours instead of one per request
             if warn:
-                warn('validate_certs is false: the TLS certificate of %s is not checked' % self.api)
+                warn('validate_certs is false: the TLS certificate of %s is not checked%s' % (
+                    self.api, ' (ca_path is ignored)' if ca_path else ''))
         if self.api_key and not self.username:
             self.session.headers['Authorization'] = 'Bearer %s' % self.api_key
 

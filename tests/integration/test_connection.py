@@ -32,3 +32,31 @@ def test_https_against_a_plain_http_ssm_is_named(ansible, sandbox):
                                              ssm_api_key=API_KEY))
     assert run[0]['failed'] and 'does not speak TLS' in run[0]['msg'] and 'http://' in run[0]['msg']
     assert 'Traceback' not in run.output
+
+
+@pytest.fixture
+def tls_sandbox(tmp_path):
+    trustme = pytest.importorskip('trustme')
+    ca, other = trustme.CA(), trustme.CA()
+    cert = ca.issue_cert('127.0.0.1', 'localhost')
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / 'server.pem'))
+    ca.cert_pem.write_to_path(str(tmp_path / 'ca.pem'))
+    other.cert_pem.write_to_path(str(tmp_path / 'other-ca.pem'))
+    server = Sandbox(api_key=API_KEY, tls_cert=str(tmp_path / 'server.pem'), tls_key=str(tmp_path / 'server.pem'))
+    server.start()
+    yield server, tmp_path
+    server.stop()
+
+
+def test_validate_certs_false_wins_over_ca_path(ansible, tls_sandbox):
+    """One rule for SSM and the registry checks: validate_certs false turns checking off, ca_path is ignored."""
+    server, tmp_path = tls_sandbox
+    wrong_ca = dict(ssm_url=server.url, ssm_api_key=API_KEY, ca_path=str(tmp_path / 'other-ca.pem'))
+    run = ansible.play(INFO, connection=dict(wrong_ca, validate_certs=False))
+    assert not run[0].get('failed'), run[0].get('msg')
+    assert 'ca_path is ignored' in ' '.join(run[0]['warnings'])
+    checked = ansible.play(INFO, connection=wrong_ca)
+    assert checked[0]['failed'] and 'TLS error' in checked[0]['msg'] and 'ca_path' in checked[0]['msg']
+    trusted = ansible.play(INFO, env=dict(SSM_URL=server.url, SSM_API_KEY=API_KEY,
+                                          SSM_CA_PATH=str(tmp_path / 'ca.pem')), connection=None)
+    assert not trusted[0].get('failed'), trusted[0].get('msg')
