@@ -43,7 +43,9 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
 class SSMError(Exception):
-    """A failure explained for the user; `status` is the HTTP status, or 'connection' / 'timeout'."""
+    """A failure explained for the user; `status` is the HTTP status, or 'timeout', 'connection' (dropped or
+    reset: a blip, retried) or 'unreachable' (refused, or the name does not resolve: not retried; nothing
+    was sent, so a write cannot have landed)."""
 
     def __init__(self, message, status=None):
         super(SSMError, self).__init__(message)
@@ -191,8 +193,10 @@ class SSMClient:
                            'timeout (SSM_TIMEOUT)' % (self.api, method, path, self.timeout), status='timeout')
         except requests.exceptions.ConnectionError as e:
             reason = self._reason(e)
-            raise SSMError('cannot reach SSM at %s: %s. Check ssm_url (SSM_URL)' % (self.api, reason),
-                           status='connection')
+            # Nothing listens, or the name does not resolve: no retry can help, fail at once. A dropped or reset
+            # connection is a blip, retried like a time-out.
+            status = 'unreachable' if reason in UNREACHABLE_REASONS else 'connection'
+            raise SSMError('cannot reach SSM at %s: %s. Check ssm_url (SSM_URL)' % (self.api, reason), status=status)
         except requests.exceptions.RequestException as e:
             raise SSMError('request to SSM at %s failed: %s' % (self.api, self._reason(e)))
         except (UnicodeError, ValueError) as e:
@@ -307,6 +311,10 @@ def _message(response):
     except (ValueError, AttributeError):
         return response.text.strip()[:200] if 'html' not in response.headers.get('Content-Type', '') else ''
     return '; '.join(message) if isinstance(message, list) else message
+
+
+UNREACHABLE_REASONS = ('connection refused', 'name or service not known', 'temporary failure in name resolution',
+                       'no route to host', 'nodename nor servname', 'name does not resolve')
 
 
 def _plain_http_answer(exc):

@@ -67,3 +67,42 @@ def test_connection_inputs_are_trimmed_where_whitespace_cannot_belong():
     assert checked['ssm_username'] == 'ops@example.com' and checked['ssm_password'] == ' pw \n'
     # validate_certs: false makes ca_path irrelevant, so a missing one is not an error.
     assert check_connection(dict(GOOD, validate_certs=False, ca_path='/nonexistent'))['ca_path'] == '/nonexistent'
+
+
+def _closed_port():
+    import socket
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def test_refused_and_unresolvable_fail_at_once_without_retry(monkeypatch):
+    from ansible_collections.squirrel.ssm.plugins.module_utils import ssm_api
+    sleeps = []
+    monkeypatch.setattr(ssm_api.time, 'sleep', sleeps.append)
+    for url, reason in (('http://127.0.0.1:%d' % _closed_port(), 'connection refused'),
+                        ('http://ssm.invalid', 'resol')):
+        client = ssm_api.SSMClient(url, ssm_api_key='k3y-value', timeout=5)
+        with pytest.raises(ssm_api.SSMError) as error:
+            client.registries()
+        assert error.value.status == 'unreachable', str(error.value)
+        assert 'ssm_url' in str(error.value)
+    assert sleeps == []
+
+
+def test_dropped_connections_and_5xx_are_still_retried(monkeypatch):
+    from ansible_collections.squirrel.ssm.plugins.module_utils import ssm_api
+    sleeps = []
+    monkeypatch.setattr(ssm_api.time, 'sleep', sleeps.append)
+    client = ssm_api.SSMClient('http://127.0.0.1:1', ssm_api_key='k3y-value', timeout=1)
+    calls = []
+
+    def send(method, path, body=None):
+        calls.append(method)
+        raise ssm_api.SSMError('dropped', status='connection')
+    monkeypatch.setattr(client, '_send', send)
+    with pytest.raises(ssm_api.SSMError):
+        client.request('GET', '/container-registries')
+    assert len(calls) > 1 and sleeps
