@@ -66,6 +66,15 @@ options:
         registry's own protocol (the C(docker login) flow; boto3 for C(ecr); Basic or azure-identity for C(acr)).
       - Rejected credentials fail the task and nothing is written. An anonymous token is never taken as proof.
       - Check mode verifies too. C(ecr) needs C(boto3); C(acr) with O(acr_tenant_id) needs C(azure-identity).
+      - Credentials that cannot be checked also fail the task before anything is written, naming what is missing
+        (C(acr) without O(acr_login_server); a registry that is open to anonymous access), unless
+        O(allow_unverified) is true.
+    type: bool
+    default: false
+  allow_unverified:
+    description:
+      - With O(verify_credentials), store credentials that cannot be checked instead of failing; their
+        RV(verified) is V(null) and RV(verify_msg) says why. Credentials the registry rejects always fail.
     type: bool
     default: false
   registry_url:
@@ -228,8 +237,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 verified:
-  description: With O(verify_credentials), whether the registry accepted the credentials (null when there was
-    nothing to check, such as an open registry).
+  description: With O(verify_credentials), whether the registry accepted the credentials (null, with
+    O(allow_unverified), when they could not be checked, such as on an open registry).
   returned: when O(provider) and O(verify_credentials) are used
   type: bool
 verify_msg:
@@ -356,7 +365,8 @@ def argument_spec():
     return dict(provider=dict(type='str', choices=sorted(PROVIDERS)), name=dict(type='str'),
                 state=dict(type='str', choices=STATES), credentials=credentials,
                 registries=dict(type='list', elements='dict', options=item), purge=dict(type='bool', default=False),
-                verify_credentials=dict(type='bool', default=False), **check_inputs)
+                verify_credentials=dict(type='bool', default=False), allow_unverified=dict(type='bool', default=False),
+                **check_inputs)
 
 
 def items_of(params):
@@ -408,13 +418,19 @@ def main():
             ssm.module.deprecate('%s: %s' % (one.where, deprecation['msg']), version=deprecation['version'],
                                  collection_name=deprecation['collection_name'])
 
+    if params['verify_credentials'] and not params['allow_unverified']:
+        for one in wanted:
+            if unverifiable(one):
+                ssm.fail('%s: %s; set allow_unverified: true to store credentials that cannot be checked. Nothing '
+                         'was written to SSM' % (one.where, unverifiable(one)))
+
     rows = ssm.rows()
     try:
         changes = [plan(one, rows) for one in wanted]
     except PlanError as e:
         ssm.fail(str(e))
     purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []
-    verdicts = verify_all(ssm, wanted) if params['verify_credentials'] else {}
+    verdicts = verify_all(ssm, wanted, params['allow_unverified']) if params['verify_credentials'] else {}
 
     done = []
     if not ssm.check_mode:
@@ -441,9 +457,19 @@ def main():
              purged=[dict(name=c.name, provider=c.provider, action=c.action) for c in purged])
 
 
-def verify_all(ssm, wanted):
-    """Log in to each registry with the credentials about to be stored; any rejection fails the task
-    before the first write. Check mode verifies too."""
+def unverifiable(one):
+    """Why the credentials of `one` cannot be checked, when that is known before any request."""
+    if one.credentials is not None and one.provider == 'acr' and not (
+            one.check_inputs.get('acr_login_server') or one.check_inputs.get('registry_url')):
+        return 'acr_login_server (the <name>.azurecr.io login server, which SSM does not store) is needed to check ' \
+               'acr credentials'
+    return None
+
+
+def verify_all(ssm, wanted, allow_unverified=False):
+    """Log in to each registry with the credentials about to be stored; any rejection, and unless
+    allow_unverified any credentials that could not be checked, fails the task before the first write.
+    Check mode verifies too."""
     verdicts = {}
     for one in wanted:
         if one.credentials is None:
@@ -455,6 +481,9 @@ def verify_all(ssm, wanted):
             ssm.module.fail_json(msg='%s: %s' % (one.where, missing_required_lib(e.library)), exception=e.traceback)
         if result.verified is False:
             ssm.fail('%s: %s. Nothing was written to SSM' % (one.where, result.message))
+        if result.verified is None and not allow_unverified:
+            ssm.fail('%s: the credentials could not be checked: %s; set allow_unverified: true to store them '
+                     'unchecked. Nothing was written to SSM' % (one.where, result.message))
         verdicts[one.name] = dict(verified=result.verified, verify_msg=result.message)
     return verdicts
 
