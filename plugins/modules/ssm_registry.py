@@ -86,6 +86,21 @@ options:
     description:
       - The ACR login server (C(<name>.azurecr.io)) the credential check logs in to. SSM does not store it.
     type: str
+  acr_authority_host:
+    description:
+      - With O(acr_tenant_id), the Microsoft Entra ID authority the credential check gets its token from, for
+        a sovereign cloud (for example C(https://login.chinacloudapi.cn)); C(https://login.microsoftonline.com)
+        when not set. Never sent to SSM.
+    type: str
+  registry_ca_path:
+    description:
+      - A CA bundle (PEM) the credential check trusts for the registry's TLS certificate, for a registry behind
+        a private CA. Never sent to SSM.
+      - Without it the check trusts the default store (certifi, or E(REQUESTS_CA_BUNDLE) when set). O(ca_path)
+        is for SSM only: a CA bundle replaces the default store, so SSM's private CA would make public registries
+        untrusted. Registry certificates are always checked; O(validate_certs) concerns SSM only.
+      - A missing file fails the task before any request.
+    type: path
   gcr_key_file:
     description:
       - For C(gcr), a service-account JSON key file to take C(clientemail) and C(privatekey) from, instead of
@@ -359,7 +374,8 @@ def argument_spec():
     credentials = dict(type='dict', options=credentials_argument_spec())
     check_inputs = dict((key, dict(type='str')) for key in CHECK_KEYS)
     # ecr_keys_from names where keys come from (a profile or "environment"); it holds no secret itself.
-    check_inputs.update(gcr_key_file=dict(type='path'), ecr_keys_from=dict(type='str', no_log=False))
+    check_inputs.update(gcr_key_file=dict(type='path'), ecr_keys_from=dict(type='str', no_log=False),
+                        registry_ca_path=dict(type='path'))
     item = dict(provider=dict(type='str', required=True, choices=sorted(PROVIDERS)), name=dict(type='str'),
                 state=dict(type='str', default='present', choices=STATES), credentials=credentials, **check_inputs)
     return dict(provider=dict(type='str', choices=sorted(PROVIDERS)), name=dict(type='str'),

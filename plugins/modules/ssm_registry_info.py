@@ -51,6 +51,11 @@ options:
         not store) get V(null).
     type: bool
     default: false
+  registry_ca_path:
+    description:
+      - With O(verify_credentials), a CA bundle (PEM) the checks trust for the registries' TLS certificates, as
+        O(squirrel.ssm.ssm_registry#module:registry_ca_path). O(ca_path) is for SSM only.
+    type: path
 seealso:
   - module: squirrel.ssm.ssm_registry
 '''
@@ -121,6 +126,8 @@ registries:
       returned: when O(verify_credentials) is true
 '''
 
+import os
+
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
@@ -135,7 +142,8 @@ def verdict(ssm, row):
     if not auth:
         return dict(verified=None, verify_msg='no credentials stored')
     try:
-        result = check_credentials(provider, auth, timeout=ssm.params['timeout'])
+        result = check_credentials(provider, auth, timeout=ssm.params['timeout'],
+                                   registry_ca_path=ssm.params['registry_ca_path'])
     except MissingLibrary as e:
         return dict(verified=None, verify_msg=missing_required_lib(e.library))
     return dict(verified=result.verified, verify_msg=result.message)
@@ -143,7 +151,11 @@ def verdict(ssm, row):
 
 def main():
     ssm = SSMModule(dict(name=dict(type='str'), provider=dict(type='str'),
-                         verify_credentials=dict(type='bool', default=False)))
+                         verify_credentials=dict(type='bool', default=False), registry_ca_path=dict(type='path')))
+    ca_path = ssm.params['registry_ca_path']
+    if ca_path and not os.path.exists(ca_path):
+        ssm.fail('registry_ca_path %s does not exist: give the CA bundle (PEM) that signed the registries\' '
+                 'certificates' % ca_path)
     rows = ssm.rows()
     wanted = [row for name, row in sorted(rows.items())
               if ssm.params['name'] in (None, name) and ssm.params['provider'] in (None, row.get('provider'))]

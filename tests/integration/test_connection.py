@@ -60,3 +60,54 @@ def test_validate_certs_false_wins_over_ca_path(ansible, tls_sandbox):
     trusted = ansible.play(INFO, env=dict(SSM_URL=server.url, SSM_API_KEY=API_KEY,
                                           SSM_CA_PATH=str(tmp_path / 'ca.pem')), connection=None)
     assert not trusted[0].get('failed'), trusted[0].get('msg')
+
+
+@pytest.fixture
+def tls_basic_registry(tmp_path):
+    """A registry behind a private CA that answers /v2/ with a Basic challenge, and 200 to robot:<password>."""
+    import base64
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    trustme = pytest.importorskip('trustme')
+    ca = trustme.CA()
+    cert = ca.issue_cert('127.0.0.1')
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / 'registry.pem'))
+    ca.cert_pem.write_to_path(str(tmp_path / 'registry-ca.pem'))
+    good = 'Basic ' + base64.b64encode(b'robot:tls-registry-pw-3f').decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = self.headers.get('Authorization') == good
+            self.send_response(200 if ok else 401)
+            if not ok:
+                self.send_header('WWW-Authenticate', 'Basic realm="registry"')
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / 'registry.pem'))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield 'https://127.0.0.1:%d' % server.server_address[1], str(tmp_path / 'registry-ca.pem')
+    server.shutdown()
+
+
+def test_registry_checks_trust_a_private_ca_through_registry_ca_path(ansible, sandbox, tls_basic_registry):
+    url, ca = tls_basic_registry
+    task = dict(provider='custom', name='private', verify_credentials=True,
+                credentials=dict(url=url, login='robot', password='tls-registry-pw-3f'))
+    run = ansible.play({'squirrel.ssm.ssm_registry': task},
+                       {'squirrel.ssm.ssm_registry': dict(task, registry_ca_path=ca)},
+                       {'squirrel.ssm.ssm_registry': dict(task, registry_ca_path='/nonexistent/ca.pem')},
+                       {'squirrel.ssm.ssm_registry_info': dict(verify_credentials=True, name='private',
+                                                               registry_ca_path=ca)})
+    assert run[0]['failed'] and 'TLS error' in run[0]['msg'] and 'Nothing was written' in run[0]['msg']
+    assert run[1]['changed'] and run[1]['verified'] is True, run[1].get('msg')
+    assert run[2]['failed'] and 'registry_ca_path' in run[2]['msg']
+    assert run[3]['registries'][0]['verified'] is True
+    assert [w['method'] for w in sandbox.writes()] == ['PUT']
