@@ -97,7 +97,7 @@ options:
       - A CA bundle (PEM) the credential check trusts for the registry's TLS certificate, for a registry behind
         a private CA. Never sent to SSM.
       - Without it the check trusts the default store (certifi, or E(REQUESTS_CA_BUNDLE) when set). O(ca_path)
-        is for SSM only: a CA bundle replaces the default store, so SSM's private CA would make public registries
+        is for SSM only, because a CA bundle replaces the default store, so SSM's private CA would make public registries
         untrusted. Registry certificates are always checked; O(validate_certs) concerns SSM only.
       - A missing file fails the task before any request.
     type: path

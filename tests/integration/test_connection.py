@@ -1,7 +1,5 @@
 """The connection to SSM: inputs checked and normalised before any header is built, library errors
 explained without a secret, TLS rules, and how fast each failure comes."""
-import time
-
 import pytest
 
 from tests.integration.conftest import API_KEY, USERNAME

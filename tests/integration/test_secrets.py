@@ -44,9 +44,8 @@ def test_a_short_stored_secret_does_not_garble_output(ansible, sandbox):
     run = ansible.play(
         {'squirrel.ssm.ssm_registry': dict(provider='ghcr', credentials=GOOD['ghcr'])},
         {'squirrel.ssm.ssm_registry_info': {'name': 'hub'}},
-        dict({'squirrel.ssm.ssm_registry': dict(provider='hub', credentials=dict(login='johndoe',
-                                                                                password='new-hub-pass-1'))},
-             check_mode=True))
+        dict({'squirrel.ssm.ssm_registry': dict(provider='hub', credentials=dict(
+            login='johndoe', password='new-hub-pass-1'))}, check_mode=True))
     assert run[0]['action'] == 'updated' and run[0]['changed']
     assert run[0]['diff']['before']['credentials'] == {'username': 'octocat', 'token': MASK}
     assert run[0]['registry'] == {'name': 'ghcr', 'provider': 'ghcr', 'full_name': 'GitHub Container Registry',
