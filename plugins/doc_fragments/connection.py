@@ -25,7 +25,7 @@ options:
       - One of O(ssm_api_key) or O(ssm_username) and O(ssm_password) is required.
       - SSM v0.1 accepts no API key on its registry routes; use O(ssm_username) and O(ssm_password) there.
       - Surrounding whitespace is removed (the newline of C(echo KEY | ansible-vault encrypt_string) or of a YAML
-        C(|) block): an HTTP header cannot carry it. A key holding spaces, control or non-ASCII characters fails
+        C(|) block), since an HTTP header cannot carry it. A key holding spaces, control or non-ASCII characters fails
         the task naming this option, before any request.
       - If not set, the environment variable E(SSM_API_KEY) is used.
     type: str
@@ -47,7 +47,7 @@ options:
     description:
       - Whether to check SSM's TLS certificate. Turning it off prints a warning.
       - One rule, for SSM and for the registry checks of O(squirrel.ssm.ssm_registry#module:verify_credentials)
-        (with their own CA path, C(registry_ca_path)): V(false) turns the check off, whatever O(ca_path) says
+        (with their own CA path, C(registry_ca_path)). V(false) turns the check off, whatever O(ca_path) says
         (which is then ignored, and the warning says so); V(true) checks against O(ca_path) when it is set, else
         against the default trust store (certifi, or E(REQUESTS_CA_BUNDLE) when set).
       - If not set, the environment variable E(SSM_VALIDATE_CERTS) is used.
