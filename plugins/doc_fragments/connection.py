@@ -46,10 +46,11 @@ options:
   validate_certs:
     description:
       - Whether to check SSM's TLS certificate. Turning it off prints a warning.
-      - One rule, for SSM and for the registry checks of O(squirrel.ssm.ssm_registry#module:verify_credentials)
-        (with their own CA path, C(registry_ca_path)). V(false) turns the check off, whatever O(ca_path) says
-        (which is then ignored, and the warning says so); V(true) checks against O(ca_path) when it is set, else
-        against the default trust store (certifi, or E(REQUESTS_CA_BUNDLE) when set).
+      - V(false) turns the check off, whatever O(ca_path) says (which is then ignored, and the warning says so);
+        V(true) checks against O(ca_path) when it is set, else against the default trust store (certifi, or
+        E(REQUESTS_CA_BUNDLE) when set).
+      - The registry checks of O(squirrel.ssm.ssm_registry#module:verify_credentials) follow the same rule with
+        their own CA path, C(registry_ca_path), and always check certificates; this option concerns SSM only.
       - If not set, the environment variable E(SSM_VALIDATE_CERTS) is used.
     type: bool
     default: true
