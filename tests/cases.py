@@ -73,4 +73,28 @@ BAD = [
     ('lscr', {'username': 'octocat', 'token': 'bad-case-token-l', 'url': 'https://lscr.io'}, 'url'),
     ('quay', {'namespace': 'myorg', 'account': 'org+ssm', 'token': 'bad-case-token-q'}, 'account'),
     ('ghcr', {'username': {'name': 'octocat'}, 'token': 'bad-case-token-g'}, 'username'),
+    # URLs SSM would use wrongly: /v2 in any case, a query or fragment, credentials in the URL.
+    ('custom', {'url': 'http://registry.local:5000/V2'}, 'url'),
+    ('custom', {'url': 'http://registry.local:5000/V2/'}, 'url'),
+    ('custom', {'url': 'http://registry.local:5000?ns=x'}, 'url'),
+    ('custom', {'url': 'http://registry.local:5000/#top'}, 'url'),
+    ('custom', {'url': 'http://robot:pw@registry.local:5000'}, 'url'),
+    ('gitlab', {'token': 'bad-case-token-t', 'url': 'https://registry.gitlab.com/?x=1'}, 'url'),
+    ('gitea', {'url': 'gitea.example.com?x=1', 'auth': AUTH}, 'url'),
+    ('forgejo', {'url': 'https://forgejo.example.com#frag', 'auth': AUTH}, 'url'),
+    # Gitea and Forgejo need credentials: a url alone stores a row that serves nothing.
+    ('gitea', {'url': 'https://gitea.example.com'}, 'login, auth'),
+    ('forgejo', {'url': 'https://forgejo.example.com'}, 'login, auth'),
+    # Surrounding whitespace (echo, a file, a YAML block scalar) is refused, never stored nor stripped silently.
+    ('ghcr', {'username': 'octocat', 'token': 'ghp_bad-case-token-nl\n'}, 'token'),
+    ('hub', {'login': 'johndoe ', 'password': 'bad-case-password-sp'}, 'login'),
+    ('custom', {'url': 'http://r', 'login': 'a', 'password': ' bad-case-password-lead'}, 'password'),
+    ('custom', {'url': 'http://r', 'auth': AUTH + '\n'}, 'auth'),
+    ('ecr', {'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'secretaccesskey': 'bad-case-secretaccesskey-t\t',
+             'region': 'eu-west-1'}, 'secretaccesskey'),
+    ('gitlab', {'token': 'bad-case-token-crlf\r\n'}, 'token'),
+    # A field and its alias together: Ansible would silently keep one.
+    ('hub', {'login': 'a', 'password': 'bad-case-password-h', 'token': 'bad-case-token-h2'}, 'password and token'),
+    ('ecr', {'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'accesskey': 'AKIAIOSFODNN7EXAMPLX',
+             'secretaccesskey': 'bad-case-secretaccesskey-e', 'region': 'eu-west-1'}, 'accesskeyid and accesskey'),
 ]

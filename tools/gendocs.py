@@ -53,6 +53,8 @@ def fragment_text(providers):
             registry_url=dict(description=['As O(registry_url), for this item.'], type='str'),
             acr_login_server=dict(description=['As O(acr_login_server), for this item.'], type='str'),
             acr_tenant_id=dict(description=['As O(acr_tenant_id), for this item.'], type='str'),
+            acr_authority_host=dict(description=['As O(acr_authority_host), for this item.'], type='str'),
+            registry_ca_path=dict(description=['As O(registry_ca_path), for this item.'], type='path'),
             gcr_key_file=dict(description=['As O(gcr_key_file), for this item.'], type='path'),
             ecr_keys_from=dict(description=['As O(ecr_keys_from), for this item.'], type='str'),
         ))

@@ -270,6 +270,14 @@ options:
         description:
         - As O(acr_tenant_id), for this item.
         type: str
+      acr_authority_host:
+        description:
+        - As O(acr_authority_host), for this item.
+        type: str
+      registry_ca_path:
+        description:
+        - As O(registry_ca_path), for this item.
+        type: path
       gcr_key_file:
         description:
         - As O(gcr_key_file), for this item.

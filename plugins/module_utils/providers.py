@@ -21,8 +21,7 @@ COLLECTION = 'squirrel.ssm'
 MASK = '********'
 
 
-def text(value):
-    """A non-empty string: SSM stores anything, an empty field silently breaks update checks."""
+def _string(value):
     if isinstance(value, (dict, list, bool)) or value is None:
         raise TypeError('expected a string')
     value = str(value)
@@ -31,18 +30,34 @@ def text(value):
     return value
 
 
+def text(value):
+    """A non-empty string without surrounding whitespace: SSM stores anything, and an empty field or a token
+    with the newline of `echo`, a file or a YAML block scalar silently breaks update checks. Refused rather than
+    stripped: what is stored is then exactly what was given, and a password may not be changed behind its
+    owner's back."""
+    value = _string(value)
+    if value != value.strip():
+        raise ValueError('it has leading or trailing whitespace (a newline from a file, echo or a YAML block '
+                         'scalar?): SSM would store it as part of the value; remove it, for example with | trim')
+    return value
+
+
 def http_url(value):
     value = text(value)
     parsed = urlparse(value)
-    if parsed.scheme not in ('http', 'https') or not parsed.netloc:
+    if parsed.scheme.lower() not in ('http', 'https') or not parsed.hostname:
         raise ValueError('it is not an http:// or https:// URL')
+    if parsed.query or parsed.fragment or '?' in value or '#' in value:
+        raise ValueError('it has a query (?...) or a fragment (#...): SSM appends paths to it, give the base URL')
+    if parsed.username is not None or parsed.password is not None:
+        raise ValueError('it holds a user:password@ part: give the credentials in their own fields')
     return value
 
 
 def registry_url(value):
     """custom: SSM appends /v2 itself, so a URL that already ends in /v2 would be asked for /v2/v2."""
     value = http_url(value)
-    if value.rstrip('/').endswith('/v2'):
+    if value.rstrip('/').lower().endswith('/v2'):
         raise ValueError('it ends in /v2, which SSM appends itself: give the URL without /v2')
     return value
 
@@ -52,7 +67,7 @@ def registry_address(value):
     value = text(value)
     if '://' in value:
         return http_url(value)
-    if not re.match(r'^[A-Za-z0-9.-]+(:\d+)?(/\S*)?$', value):
+    if not re.match(r'^[A-Za-z0-9.-]+(:\d+)?(/[^\s?#]*)?$', value):
         raise ValueError('it is neither a host name nor an http(s) URL')
     return value
 
@@ -94,7 +109,7 @@ def email(value):
 
 
 def pem_private_key(value):
-    value = text(value).replace('\\n', '\n')
+    value = _string(value).replace('\\n', '\n')  # a PEM key ends with a newline
     if not re.search(r'-----BEGIN [A-Z ]*PRIVATE KEY-----\s[\s\S]+\s-----END [A-Z ]*PRIVATE KEY-----', value):
         raise ValueError('it is not a PEM private key (the private_key of the service-account key)')
     return value
@@ -161,9 +176,11 @@ class Provider:
         return names
 
 
-def _url_login_password_auth(url_field):
-    """custom, gitea and forgejo share their fields: login+password together, or auth alone."""
+def _url_login_password_auth(url_field, anonymous=False):
+    """custom, gitea and forgejo share their fields: login+password together, or auth alone. Only a custom
+    registry may be anonymous (url alone): a Gitea or Forgejo row without credentials serves nothing."""
     return dict(
+        required_one_of=[] if anonymous else [['login', 'auth']],
         fields=dict(
             url=url_field,
             login=Field('Login (user name) on the registry; goes with I(password).'),
@@ -183,7 +200,7 @@ PROVIDERS = dict((provider.name, provider) for provider in [
     )),
     Provider('custom', 'CUSTOM (self-hosted Docker registry)', builtin=False, **_url_login_password_auth(
         Field('Registry URL, for example C(http://localhost:5000); SSM appends C(/v2) itself.', required=True,
-              type=registry_url))),
+              type=registry_url), anonymous=True)),
     Provider('ecr', 'ECR (Amazon Elastic Container Registry)', dict(
         accesskeyid=Field('AWS access key ID (the guide calls it I(accesskey)).', required=True,
                           type=aws_access_key_id, aliases=['accesskey']),
@@ -255,6 +272,12 @@ def validate_credentials(provider_name, credentials, where):
     """Return (stored fields, deprecations) or raise InvalidCredentials naming `where`, the provider and the field."""
     provider = PROVIDERS[provider_name]
     given = dict((key, value) for key, value in (credentials or {}).items() if value is not None)
+    for name, field in sorted(provider.fields.items()):
+        spellings = [spelling for spelling in [name] + field.aliases if spelling in given]
+        if len(spellings) > 1:
+            # Ansible would keep one of them silently; which one the user meant is not ours to guess.
+            raise InvalidCredentials('%s: credentials for provider %s: %s are two spellings of the same field %s; '
+                                     'give only one' % (where, provider_name, ' and '.join(spellings), name))
     result = provider.validator().validate(given)
     if result.error_messages:
         messages = []
@@ -271,16 +294,22 @@ def validate_credentials(provider_name, credentials, where):
     return wanted, result._deprecations
 
 
-def mask(provider_name, credentials):
-    """Stored or wanted credentials with every secret value replaced; rows of unknown providers
-    keep only the names known to be harmless."""
+def shown(provider_name, name, value):
+    """Whether a stored field may be shown as it is: only a field the table lists as not secret for this
+    provider, holding a plain value. Anything else (a secret, a field another client wrote, any field of a
+    provider SSM no longer knows, a nested value) is masked: SSM returns stored credentials in clear."""
     provider = PROVIDERS.get(provider_name)
-    secret = provider.secret_fields if provider else None
-    masked = {}
-    for name, value in (credentials or {}).items():
-        hidden = name in secret if provider else name in SECRET_NAMES or name not in KNOWN_NAMES
-        masked[name] = MASK if hidden else value
-    return masked
+    field = provider.fields.get(name) if provider is not None else None
+    return field is not None and not field.secret and isinstance(value, (str, int, float, bool))
+
+
+def mask(provider_name, credentials):
+    """Stored or wanted credentials with every value masked but those of the provider's known harmless
+    fields; rows of providers SSM no longer knows show only their field names."""
+    if not isinstance(credentials, dict):
+        return {} if not credentials else MASK
+    return dict((name, value if shown(provider_name, name, value) else MASK)
+                for name, value in credentials.items())
 
 
 def secret_values(provider_name, credentials):

@@ -7,6 +7,8 @@ write (if any) that closes the gap. Everything here runs before the first write.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import SSMError
@@ -26,7 +28,7 @@ CUSTOM_AUTH_SCHEME = [
 ]
 
 # What only the credential check needs; SSM never stores these.
-CHECK_KEYS = ('registry_url', 'acr_login_server', 'acr_tenant_id')
+CHECK_KEYS = ('registry_url', 'acr_login_server', 'acr_tenant_id', 'acr_authority_host', 'registry_ca_path')
 # Where credentials can come from instead of literal fields: a GCR key file, AWS's own sources.
 SOURCE_KEYS = ('gcr_key_file', 'ecr_keys_from')
 
@@ -88,6 +90,9 @@ def resolve(item, index=None):
         raise PlanError('%s: provider must be one of %s, got %s' % (where, ', '.join(sorted(PROVIDERS)), provider))
     state = item.get('state') or 'present'
     name = item.get('name')
+    if name is not None and name != name.strip():
+        raise PlanError('%s: name of a %s registry has leading or trailing spaces: SSM would store them as part '
+                        'of the name' % (where, provider))
     if provider == 'custom' and not name:
         raise PlanError('%s: name is required for provider custom (a custom registry has a name of its own)' % where)
     name = name or provider
@@ -110,6 +115,10 @@ def resolve(item, index=None):
         except InvalidCredentials as e:
             raise PlanError(str(e))
     check_inputs = dict((key, item[key]) for key in CHECK_KEYS if item.get(key))
+    ca_path = check_inputs.get('registry_ca_path')
+    if ca_path and not (os.path.isfile(ca_path) or os.path.isdir(ca_path)):
+        raise PlanError('%s: registry_ca_path %s does not exist: give the CA bundle (PEM) that signed the '
+                        'certificate of the %s registry' % (where, ca_path, provider))
     return Wanted(where, provider, name, state, credentials, deprecations, check_inputs)
 
 

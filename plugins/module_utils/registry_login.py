@@ -14,8 +14,8 @@ way each provider expects, before anything is written:
   credentials, or a 200 on ``/v2/`` after one, proves nothing;
 * boto3 ``get_authorization_token`` for ecr;
 * ACR's ``/oauth2/token`` (Basic) or, with a tenant, azure-identity and
-  ``/oauth2/exchange``;
-* google-auth's token endpoint for gcr when ``gcr_token_uri`` is given.
+  ``/oauth2/exchange`` (at the authority ``acr_authority_host``, for
+  sovereign clouds).
 
 boto3, google-auth and azure-identity are imported only by the function that
 needs them; a missing one raises MissingLibrary so that the module can answer
@@ -35,7 +35,8 @@ import re
 import traceback
 from urllib.parse import urljoin, urlsplit
 
-from ansible_collections.squirrel.ssm.plugins.module_utils.providers import SECRET_NAMES
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import SECRET_NAMES, shown
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import scrub, tls_verify
 
 try:
     import requests
@@ -63,7 +64,6 @@ DEFAULT_REGISTRIES = {
 URL_PROVIDERS = ("custom", "gitea", "forgejo", "gitlab")
 DOCKER_LOGIN_PROVIDERS = ("custom", "gitea", "forgejo", "hub", "ghcr", "lscr", "quay", "gitlab", "gcr")
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 AZURE_MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 AZURE_DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 
@@ -183,11 +183,8 @@ def _network_reason(exc, timeout):
 
 
 def _scrub(message, secrets):
-    """Last line of defence: no secret value may appear in a message."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and len(secret) >= 3:
-            message = message.replace(secret, "********")
-    return message
+    """Last line of defence: no secret value may appear in a message, in any encoding (ssm_api.scrub)."""
+    return scrub(message, secrets)
 
 
 if HAS_REQUESTS:
@@ -396,36 +393,6 @@ def _token_login(http, host, ping, bearer, user, authorization, provider):
 # Cloud providers
 # ---------------------------------------------------------------------------
 
-def _check_gcr_oauth(http, creds, token_uri):
-    """gcr through google-auth: sign a JWT with the key, trade it at token_uri."""
-    email, key = _require(creds, "gcr", "clientemail", "privatekey")
-    service_account = _import("google.oauth2.service_account", "google-auth")
-    transport = _import("google.auth.transport.requests", "google-auth")
-    gexc = _import("google.auth.exceptions", "google-auth")
-    info = {"type": "service_account", "client_email": email, "private_key": key, "token_uri": token_uri}
-    try:
-        gcreds = service_account.Credentials.from_service_account_info(info, scopes=[GOOGLE_SCOPE])
-    except (ValueError, TypeError, IndexError) as exc:
-        return CheckResult(False, f"the privatekey of gcr is not a usable PEM private key ({exc.__class__.__name__})")
-    google_request = transport.Request(session=http.session)
-
-    def request(*args, **kwargs):
-        kwargs.setdefault("timeout", http.timeout)
-        kwargs.setdefault("verify", http.verify)
-        return google_request(*args, **kwargs)
-
-    where = f"Google token endpoint {_short(token_uri)}"
-    try:
-        gcreds.refresh(request)
-    except gexc.RefreshError as exc:
-        detail = str(exc.args[0]) if exc.args else "refused"
-        return CheckResult(False, f"{where} rejected the service-account key of gcr ({detail[:160]})")
-    except gexc.TransportError as exc:
-        raise _Unreachable("Google token endpoint", _address(token_uri), _network_reason(exc, http.timeout),
-                           "gcr_token_uri") from None
-    return CheckResult(True, f"{where} accepted the service-account key of gcr (issued an access token)")
-
-
 def _check_ecr(creds, timeout, verify, endpoint_url):
     key, secret, region = _require(creds, "ecr", "accesskeyid", "secretaccesskey", "region")
     boto3 = _import("boto3", "boto3")
@@ -494,13 +461,13 @@ def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
         text = str(exc)
         if re.search(r"Connection|Max retries|SSL|timed out|resolve", text) and not re.search(r"AADSTS|invalid_", text):
             raise _Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
-                               "azure_authority_host") from None
+                               "acr_authority_host and acr_tenant_id") from None
         code = re.search(r"AADSTS\d+|invalid_[a-z_]+|unauthorized_client", text)
         return CheckResult(False, f"{where} rejected the service principal of acr "
                                   f"({code.group(0) if code else 'authentication failed'})")
     except (aexc.ServiceRequestError, aexc.ServiceResponseError) as exc:
         raise _Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
-                           "azure_authority_host") from None
+                           "acr_authority_host and acr_tenant_id") from None
     finally:
         credential.close()
     # Trade the AAD token for an ACR refresh token: proves the login server
@@ -520,8 +487,8 @@ def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
 # ---------------------------------------------------------------------------
 
 def check_credentials(provider, credentials, registry_url=None, acr_login_server=None, acr_tenant_id=None,
-                      timeout=10, validate_certs=True, ca_path=None, aws_endpoint_url=None, gcr_token_uri=None,
-                      azure_authority_host=None, session=None):
+                      timeout=10, validate_certs=True, ca_path=None, aws_endpoint_url=None, acr_authority_host=None,
+                      registry_ca_path=None, session=None):
     """Log in to the registry of `provider` with `credentials` (SSM field names).
 
     Returns a CheckResult; raises MissingLibrary when the check needs a Python
@@ -532,9 +499,10 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
         return CheckResult(None, f"provider {provider} has no credential check")
     if not _has_secret(creds):
         return CheckResult(None, f"no credentials to check for {provider}")
-    # validate_certs=false wins; otherwise trust ca_path when given.
-    verify = (ca_path or True) if validate_certs else False
-    secrets = _secret_values(creds)
+    # The same rule as for SSM; the registry's own CA (registry_ca_path), never SSM's ca_path: a CA bundle
+    # replaces the default trust store, so SSM's private CA would make ghcr.io untrusted.
+    verify = tls_verify(validate_certs, registry_ca_path or ca_path)
+    secrets = _secret_values(creds, provider)
     http = None
     try:
         if provider == "ecr":
@@ -543,9 +511,7 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
             http = _Http(session, timeout, verify)
             if provider == "acr":
                 result = _check_acr(http, creds, acr_login_server or registry_url, acr_tenant_id,
-                                    azure_authority_host)
-            elif provider == "gcr" and gcr_token_uri:
-                result = _check_gcr_oauth(http, creds, gcr_token_uri)
+                                    acr_authority_host)
             else:
                 registry = _registry_of(provider, creds, registry_url)
                 user, authorization = _login_pair(provider, creds)
@@ -563,8 +529,9 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
     return result
 
 
-def _secret_values(creds):
-    values = [str(creds[f]) for f in SECRET_NAMES if creds.get(f)]
+def _secret_values(creds, provider=None):
+    # Every value not known to be harmless: stored rows may hold fields the table does not list.
+    values = [str(value) for name, value in creds.items() if value and not shown(provider, name, value)]
     if creds.get("auth"):
         try:
             values.append(base64.b64decode(str(creds["auth"])).decode("utf-8").split(":", 1)[-1])

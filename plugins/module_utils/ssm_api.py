@@ -6,13 +6,17 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import binascii
+import json
+import math
 import os
+import re
 import time
 import traceback
 
 from ansible.module_utils.basic import env_fallback
-from ansible.module_utils.six.moves.urllib.parse import quote
+from ansible.module_utils.six.moves.urllib.parse import quote, quote_plus, urlsplit
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import (
     RELOAD_REGISTRY_AUTH, RELOAD_REGISTRY_PREFIX, facts)
@@ -45,11 +49,105 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
 class SSMError(Exception):
-    """A failure explained for the user; `status` is the HTTP status, or 'connection' / 'timeout'."""
+    """A failure explained for the user; `status` is the HTTP status, or 'timeout', 'connection' (dropped or
+    reset: a blip, retried) or 'unreachable' (refused, or the name does not resolve: not retried; nothing
+    was sent, so a write cannot have landed)."""
 
     def __init__(self, message, status=None):
         super(SSMError, self).__init__(message)
         self.status = status
+
+
+def secret_forms(secret):
+    """Every spelling in which a library may print a secret: as is, escaped (repr, JSON), URL-encoded, and
+    base64-encoded at any alignment (a Basic header holds base64 of user:secret)."""
+    forms = set([secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe=''), quote_plus(secret),
+                 quote(secret)])
+    raw = secret.encode('utf-8')
+    for shift in range(3):
+        encoded = base64.b64encode(b'\0' * shift + raw).decode('ascii').rstrip('=')
+        end = len(encoded) - (len(encoded) % 4 or 4) if (shift + len(raw)) % 3 else len(encoded)
+        middle = encoded[4 if shift else 0:end]
+        if len(middle) >= 4:
+            forms.add(middle)
+    return sorted((form for form in forms if len(form) >= 3), key=len, reverse=True)
+
+
+def scrub(message, secrets):
+    """The one filter for text taken from a library (requests, urllib3, boto3, google-auth, azure): no
+    secret may leave in any encoding. Short secrets (under 3 characters) are not searched for: they would
+    garble words, and messages are built from addresses and statuses in the first place."""
+    message = str(message)
+    for secret in secrets:
+        if isinstance(secret, str) and len(secret.strip()) >= 3:
+            for value in set([secret, secret.strip()]):
+                for form in secret_forms(value):
+                    message = message.replace(form, '********')
+    return message
+
+
+def tls_verify(validate_certs, ca_path):
+    """The one TLS rule, for SSM and for the registry checks: validate_certs false turns the check off, whatever
+    the CA path; otherwise the CA bundle of the CA path when given, else the default trust store (certifi, or
+    REQUESTS_CA_BUNDLE when set)."""
+    if not validate_certs:
+        return False
+    return ca_path or True
+
+
+class ConnectionInputError(Exception):
+    """A connection option that cannot work; the message names it and never shows a secret."""
+
+
+def check_connection(params):
+    """Check and normalise the connection options before any request (and before any header is built).
+
+    ssm_url and ssm_username lose surrounding whitespace; so does ssm_api_key, which travels in an HTTP header
+    that cannot carry it (a key read with `echo KEY | ansible-vault encrypt_string` or a YAML | block ends in a
+    newline). ssm_password is sent as it is: whitespace may be part of a password."""
+    params = dict(params)
+    url = (params.get('ssm_url') or '').strip()
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if not url:
+        raise ConnectionInputError('ssm_url (SSM_URL) is empty: give the address of SSM\'s web UI, for example '
+                                   'http://ssm.example:8000')
+    if parts.scheme.lower() not in ('http', 'https') or not parts.hostname:
+        raise ConnectionInputError('ssm_url (SSM_URL) must be an http:// or https:// URL with a host, for example '
+                                   'http://ssm.example:8000')
+    if not port_ok:
+        raise ConnectionInputError('ssm_url (SSM_URL) has a port that is not a number between 1 and 65535')
+    if parts.query or parts.fragment or parts.username is not None or parts.password is not None:
+        raise ConnectionInputError('ssm_url (SSM_URL) must be the plain address of SSM\'s web UI: no ?query, '
+                                   '#fragment or user:password@ (give ssm_api_key or ssm_username and ssm_password)')
+    params['ssm_url'] = url
+    key = params.get('ssm_api_key')
+    if key is not None:
+        key = key.strip()
+        if not key and not params.get('ssm_username'):
+            raise ConnectionInputError('ssm_api_key (SSM_API_KEY) is empty')
+        if not re.match(r'^[\x21-\x7e]*$', key):
+            raise ConnectionInputError('ssm_api_key (SSM_API_KEY) holds characters an HTTP header cannot carry '
+                                       '(spaces, control or non-ASCII characters): is it the key of Settings > '
+                                       'Authentication > API KEY?')
+        params['ssm_api_key'] = key or None
+    if params.get('ssm_username') is not None:
+        params['ssm_username'] = params['ssm_username'].strip()
+    timeout = params.get('timeout')
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise ConnectionInputError('timeout (SSM_TIMEOUT) must be a number of seconds greater than 0, got %s'
+                                   % timeout)
+    ca_path = params.get('ca_path')
+    if ca_path and params.get('validate_certs', True):
+        if not os.path.exists(ca_path):
+            raise ConnectionInputError('ca_path (SSM_CA_PATH) %s does not exist: give the CA bundle (PEM) that '
+                                       'signed the certificate of SSM' % ca_path)
+        if not os.access(ca_path, os.R_OK):
+            raise ConnectionInputError('ca_path (SSM_CA_PATH) %s cannot be read' % ca_path)
+    return params
 
 
 class SSMClient:
@@ -69,33 +167,48 @@ class SSMClient:
         self.logged_in = False
         self.session = requests.Session()
         # Passed on every request: requests lets REQUESTS_CA_BUNDLE override a session's own verify.
-        self.verify = ca_path or validate_certs
+        self.verify = tls_verify(validate_certs, ca_path)
         self.session.headers['Accept'] = 'application/json'
         if not validate_certs:
             requests.packages.urllib3.disable_warnings()  # one warning of ours instead of one per request
             if warn:
-                warn('validate_certs is false: the TLS certificate of %s is not checked' % self.api)
+                warn('validate_certs is false: the TLS certificate of %s is not checked%s' % (
+                    self.api, ' (ca_path is ignored)' if ca_path else ''))
         if self.api_key and not self.username:
             self.session.headers['Authorization'] = 'Bearer %s' % self.api_key
 
     # -- HTTP ---------------------------------------------------------------------------------
+
+    def _reason(self, exc):
+        """The short cause of a library error, scrubbed of every connection secret in any encoding."""
+        return scrub(_reason(exc), [self.api_key, self.password])
 
     def _send(self, method, path, body=None):
         url = self.api + path
         try:
             return self.session.request(method, url, json=body, timeout=self.timeout, verify=self.verify)
         except requests.exceptions.SSLError as e:
+            if _plain_http_answer(e):
+                raise SSMError('SSM at %s does not speak TLS on that port (it answered in plain HTTP): should '
+                               'ssm_url (SSM_URL) start with http:// rather than https://?' % self.api)
             raise SSMError('TLS error talking to SSM at %s: %s. Give the CA bundle that signed its certificate '
                            'in ca_path (SSM_CA_PATH), or set validate_certs: false (SSM_VALIDATE_CERTS)'
-                           % (self.api, _reason(e)))
+                           % (self.api, self._reason(e)))
         except requests.exceptions.Timeout:
             raise SSMError('SSM at %s did not answer %s %s within %s seconds: check that SSM is up, or raise '
                            'timeout (SSM_TIMEOUT)' % (self.api, method, path, self.timeout), status='timeout')
         except requests.exceptions.ConnectionError as e:
-            raise SSMError('cannot reach SSM at %s: %s. Check ssm_url (SSM_URL)' % (self.api, _reason(e)),
-                           status='connection')
+            reason = self._reason(e)
+            # Nothing listens, or the name does not resolve: no retry can help, fail at once. A dropped or reset
+            # connection is a blip, retried like a time-out.
+            status = 'unreachable' if reason in UNREACHABLE_REASONS else 'connection'
+            raise SSMError('cannot reach SSM at %s: %s. Check ssm_url (SSM_URL)' % (self.api, reason), status=status)
         except requests.exceptions.RequestException as e:
-            raise SSMError('request to SSM at %s failed: %s. Check ssm_url (SSM_URL)' % (self.api, _reason(e)))
+            raise SSMError('request to SSM at %s failed: %s' % (self.api, self._reason(e)))
+        except (UnicodeError, ValueError) as e:
+            # http.client refuses a header or URL it cannot encode; check_connection should have caught it.
+            raise SSMError('request to SSM at %s could not be sent (%s): check ssm_url (SSM_URL) and '
+                           'ssm_api_key (SSM_API_KEY)' % (self.api, e.__class__.__name__))
 
     def request(self, method, path, body=None):
         """Send one call and return the envelope's data. Reads are retried on blips; a write
@@ -123,9 +236,12 @@ class SSMClient:
     def login(self):
         response = self._send('POST', '/users/login', dict(username=self.username, password=self.password))
         if response.status_code == 401:
-            raise SSMError('SSM rejected the login of %s (401 %s): check ssm_username (SSM_USERNAME) and '
-                           'ssm_password (SSM_PASSWORD)' % (self.username, _message(response) or 'Unauthorized'),
-                           status=401)
+            message = 'SSM rejected the login of %s (401 %s): check ssm_username (SSM_USERNAME) and ssm_password ' \
+                      '(SSM_PASSWORD)' % (self.username, scrub(_message(response) or 'Unauthorized', [self.password]))
+            if self.password != self.password.strip():
+                message += '; ssm_password starts or ends with whitespace (a newline from echo, a file or a YAML ' \
+                           'block?), which is sent as part of it'
+            raise SSMError(message, status=401)
         self._data('POST', '/users/login', response)
         self.logged_in = True
 
@@ -146,9 +262,9 @@ class SSMClient:
         return envelope.get('data')
 
     def _refusal(self, method, path, response):
-        return SSMError('SSM refused %s %s (HTTP %s): %s' % (method, path, response.status_code,
-                                                             _message(response) or response.reason),
-                        status=response.status_code)
+        return SSMError('SSM refused %s %s (HTTP %s): %s' % (
+            method, path, response.status_code,
+            scrub(_message(response) or response.reason, [self.api_key, self.password])), status=response.status_code)
 
     def _unauthorized(self, response):
         if self.username:
@@ -226,6 +342,17 @@ def _message(response):
     return '; '.join(message) if isinstance(message, list) else message
 
 
+UNREACHABLE_REASONS = ('connection refused', 'name or service not known', 'temporary failure in name resolution',
+                       'no route to host', 'nodename nor servname', 'name does not resolve')
+
+
+def _plain_http_answer(exc):
+    """https:// against a plain-HTTP server: OpenSSL reads the HTTP answer as a broken TLS record."""
+    text = str(exc)
+    return any(marker in text for marker in ('WRONG_VERSION_NUMBER', 'wrong version number', 'record layer failure',
+                                             'packet length too long', 'http request'))
+
+
 def _reason(exc):
     """The innermost cause of a requests error, shorter than its repr chain."""
     text = str(exc)
@@ -234,4 +361,6 @@ def _reason(exc):
                    'Connection reset', 'Connection aborted', 'nodename nor servname'):
         if marker in text:
             return marker.lower()
+    if 'NameResolutionError' in text or 'getaddrinfo failed' in text or 'No address associated' in text:
+        return 'name does not resolve'
     return text

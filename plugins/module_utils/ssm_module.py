@@ -9,9 +9,8 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import (
-    CONNECTION_REQUIRED_ONE_OF, CONNECTION_REQUIRED_TOGETHER, CONNECTION_SPEC, REQUESTS_IMPORT_ERROR, SSMClient,
-    SSMError)
-from ansible_collections.squirrel.ssm.plugins.module_utils.providers import secret_values
+    CONNECTION_REQUIRED_ONE_OF, CONNECTION_REQUIRED_TOGETHER, CONNECTION_SPEC, REQUESTS_IMPORT_ERROR,
+    ConnectionInputError, SSMClient, SSMError, check_connection)
 
 
 class _AnsibleModule(AnsibleModule):
@@ -25,14 +24,68 @@ class _AnsibleModule(AnsibleModule):
             # ansible-core skips collecting no_log values when a list element fails conversion; the
             # invocation it returns would then hold secrets in clear.
             self.no_log_values.update(_raw_secrets(self.argument_spec, self.params))
-            better = self.explain(self.params) if self.explain is not None else None
+            # A misspelt option (sate, nmae, credential) is the error to show: the module's own rules would
+            # explain its consequence instead (a custom registry "without" a name or credentials).
+            unknown = _unknown_options(self.argument_spec, self.params)
+            better = self.explain(self.params) if self.explain is not None and not unknown else None
             errors = getattr(getattr(self, 'validation_result', None), 'error_messages', [])
             if better:
                 msg = better
             elif len(errors) > 1 and not msg.startswith('Unsupported'):
                 # Ansible shows only its first message, which for a bad list element names no option.
                 msg = '; '.join(errors)
+            # The invocation Ansible returns holds the parameters as given: a misspelt option (clientSecret,
+            # aws_secret_access_key) is not no_log, so its value would be echoed at -v. Mask by structure.
+            kwargs.setdefault('invocation', dict(module_args=_masked_params(self.argument_spec, self.params)))
         super(_AnsibleModule, self).fail_json(msg=msg, **kwargs)
+
+
+HIDDEN = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
+
+def _unknown_options(spec, params, prefix=''):
+    """Misspelt options, at any depth but under credentials (whose fields the provider rules explain)."""
+    options = {}
+    for name, option in spec.items():
+        for spelling in [name] + list(option.get('aliases') or []):
+            options[spelling] = option
+    unknown = []
+    for name, value in params.items():
+        option = options.get(name)
+        if option is None:
+            if not name.startswith('_ansible_'):
+                unknown.append(prefix + name)
+        elif option.get('options') and name != 'credentials':
+            for index, element in enumerate(value if isinstance(value, list) else [value]):
+                if isinstance(element, dict):
+                    where = '%s%s[%d].' % (prefix, name, index) if isinstance(value, list) else prefix + name + '.'
+                    unknown += _unknown_options(option['options'], element, where)
+    return unknown
+
+
+def _masked_params(spec, params):
+    """params with the value of every option the spec does not know, or marks no_log, masked, at any depth."""
+    options = {}
+    for name, option in spec.items():
+        for spelling in [name] + list(option.get('aliases') or []):
+            options[spelling] = option
+    shown = {}
+    for name, value in params.items():
+        option = options.get(name)
+        if value is None:
+            shown[name] = value
+        elif option is None or option.get('no_log'):
+            shown[name] = HIDDEN
+        elif option.get('options') and isinstance(value, dict):
+            shown[name] = _masked_params(option['options'], value)
+        elif option.get('options') and isinstance(value, list):
+            shown[name] = [_masked_params(option['options'], element) if isinstance(element, dict) else HIDDEN
+                           for element in value]
+        elif option.get('options') or option.get('type') == 'raw':
+            shown[name] = HIDDEN  # not the shape asked for: nothing says what it holds
+        else:
+            shown[name] = value
+    return shown
 
 
 def _raw_secrets(spec, params):
@@ -64,7 +117,11 @@ class SSMModule:
         self.params = self.module.params
         if REQUESTS_IMPORT_ERROR:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-        self.client = SSMClient(warn=self.module.warn, **dict((key, self.params[key]) for key in CONNECTION_SPEC))
+        try:
+            connection = check_connection(dict((key, self.params[key]) for key in CONNECTION_SPEC))
+        except ConnectionInputError as e:
+            self.module.fail_json(msg=str(e))
+        self.client = SSMClient(warn=self.module.warn, **connection)
 
     @property
     def check_mode(self):
@@ -77,17 +134,13 @@ class SSMModule:
     def fail(self, msg, **result):
         self.module.fail_json(msg=msg, **result)
 
-    def hide_secrets_of(self, rows):
-        """SSM returns stored credentials in clear: make sure none of them can reach any output."""
-        for row in rows.values():
-            self.module.no_log_values.update(secret_values(row.get('provider'), row.get('auth')))
-
     def rows(self):
         try:
             rows = self.client.registries()
         except SSMError as e:
             self.fail(str(e))
-        self.hide_secrets_of(rows)
+        # SSM returns stored credentials in clear. They are masked by structure wherever a row is shown
+        # (providers.mask), never added to no_log_values: a short stored secret would garble every output.
         return rows
 
     def exit(self, changed=False, diff=None, **result):

@@ -69,6 +69,15 @@ options:
         registry's own protocol (the C(docker login) flow; boto3 for C(ecr); Basic or azure-identity for C(acr)).
       - Rejected credentials fail the task and nothing is written. An anonymous token is never taken as proof.
       - Check mode verifies too. C(ecr) needs C(boto3); C(acr) with O(acr_tenant_id) needs C(azure-identity).
+      - Credentials that cannot be checked also fail the task before anything is written, naming what is missing
+        (C(acr) without O(acr_login_server); a registry that is open to anonymous access), unless
+        O(allow_unverified) is true.
+    type: bool
+    default: false
+  allow_unverified:
+    description:
+      - With O(verify_credentials), store credentials that cannot be checked instead of failing; their
+        RV(verified) is V(null) and RV(verify_msg) says why. Credentials the registry rejects always fail.
     type: bool
     default: false
   registry_url:
@@ -80,6 +89,21 @@ options:
     description:
       - The ACR login server (C(<name>.azurecr.io)) the credential check logs in to. SSM does not store it.
     type: str
+  acr_authority_host:
+    description:
+      - With O(acr_tenant_id), the Microsoft Entra ID authority the credential check gets its token from, for
+        a sovereign cloud (for example C(https://login.chinacloudapi.cn)); C(https://login.microsoftonline.com)
+        when not set. Never sent to SSM.
+    type: str
+  registry_ca_path:
+    description:
+      - A CA bundle (PEM) the credential check trusts for the registry's TLS certificate, for a registry behind
+        a private CA. Never sent to SSM.
+      - Without it the check trusts the default store (certifi, or E(REQUESTS_CA_BUNDLE) when set). O(ca_path)
+        is for SSM only, because a CA bundle replaces the default store, so SSM's private CA would make public registries
+        untrusted. Registry certificates are always checked; O(validate_certs) concerns SSM only.
+      - A missing file fails the task before any request.
+    type: path
   gcr_key_file:
     description:
       - For C(gcr), a service-account JSON key file to take C(clientemail) and C(privatekey) from, instead of
@@ -245,8 +269,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 verified:
-  description: With O(verify_credentials), whether the registry accepted the credentials (null when there was
-    nothing to check, such as an open registry).
+  description: With O(verify_credentials), whether the registry accepted the credentials (null, with
+    O(allow_unverified), when they could not be checked, such as on an open registry).
   returned: when O(provider) and O(verify_credentials) are used
   type: bool
 verify_msg:
@@ -299,7 +323,9 @@ registry:
       type: bool
       returned: always
     credentials:
-      description: The stored fields; secret values are replaced by C(********).
+      description: The stored fields. Only the values of fields the provider's rules list as not secret are
+        shown; every other value (secrets, fields another client stored, every field of a provider SSM no
+        longer knows) is replaced by C(********).
       type: dict
       returned: always
       sample: {username: octocat, token: '********'}
@@ -377,13 +403,14 @@ def argument_spec():
     credentials = dict(type='dict', options=credentials_argument_spec())
     check_inputs = dict((key, dict(type='str')) for key in CHECK_KEYS)
     # ecr_keys_from names where keys come from (a profile or "environment"); it holds no secret itself.
-    check_inputs.update(gcr_key_file=dict(type='path'), ecr_keys_from=dict(type='str', no_log=False))
+    check_inputs.update(gcr_key_file=dict(type='path'), ecr_keys_from=dict(type='str', no_log=False),
+                        registry_ca_path=dict(type='path'))
     item = dict(provider=dict(type='str', required=True, choices=sorted(PROVIDERS)), name=dict(type='str'),
                 state=dict(type='str', default='present', choices=STATES), credentials=credentials, **check_inputs)
     return dict(provider=dict(type='str', choices=sorted(PROVIDERS)), name=dict(type='str'),
                 state=dict(type='str', choices=STATES), credentials=credentials,
                 registries=dict(type='list', elements='dict', options=item), purge=dict(type='bool', default=False),
-                verify_credentials=dict(type='bool', default=False),
+                verify_credentials=dict(type='bool', default=False), allow_unverified=dict(type='bool', default=False),
                 reload_registries=dict(type='bool', default=True), **check_inputs)
 
 
@@ -436,13 +463,19 @@ def main():
             ssm.module.deprecate('%s: %s' % (one.where, deprecation['msg']), version=deprecation['version'],
                                  collection_name=deprecation['collection_name'])
 
+    if params['verify_credentials'] and not params['allow_unverified']:
+        for one in wanted:
+            if unverifiable(one):
+                ssm.fail('%s: %s; set allow_unverified: true to store credentials that cannot be checked. Nothing '
+                         'was written to SSM' % (one.where, unverifiable(one)))
+
     rows = ssm.rows()
     try:
         changes = [plan(one, rows) for one in wanted]
     except PlanError as e:
         ssm.fail(str(e))
     purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []
-    verdicts = verify_all(ssm, wanted) if params['verify_credentials'] else {}
+    verdicts = verify_all(ssm, wanted, params['allow_unverified']) if params['verify_credentials'] else {}
 
     version = facts(ssm.client.version)
     for warning in limits_of(version, wanted):
@@ -512,9 +545,19 @@ def _as_written(rows, done):
     return rows
 
 
-def verify_all(ssm, wanted):
-    """Log in to each registry with the credentials about to be stored; any rejection fails the task
-    before the first write. Check mode verifies too."""
+def unverifiable(one):
+    """Why the credentials of `one` cannot be checked, when that is known before any request."""
+    if one.credentials is not None and one.provider == 'acr' and not (
+            one.check_inputs.get('acr_login_server') or one.check_inputs.get('registry_url')):
+        return 'acr_login_server (the <name>.azurecr.io login server, which SSM does not store) is needed to check ' \
+               'acr credentials'
+    return None
+
+
+def verify_all(ssm, wanted, allow_unverified=False):
+    """Log in to each registry with the credentials about to be stored; any rejection, and unless
+    allow_unverified any credentials that could not be checked, fails the task before the first write.
+    Check mode verifies too."""
     verdicts = {}
     for one in wanted:
         if one.credentials is None:
@@ -526,6 +569,9 @@ def verify_all(ssm, wanted):
             ssm.module.fail_json(msg='%s: %s' % (one.where, missing_required_lib(e.library)), exception=e.traceback)
         if result.verified is False:
             ssm.fail('%s: %s. Nothing was written to SSM' % (one.where, result.message))
+        if result.verified is None and not allow_unverified:
+            ssm.fail('%s: the credentials could not be checked: %s; set allow_unverified: true to store them '
+                     'unchecked. Nothing was written to SSM' % (one.where, result.message))
         verdicts[one.name] = dict(verified=result.verified, verify_msg=result.message)
     return verdicts
 

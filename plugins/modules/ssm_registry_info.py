@@ -51,6 +51,11 @@ options:
         not store) get V(null).
     type: bool
     default: false
+  registry_ca_path:
+    description:
+      - With O(verify_credentials), a CA bundle (PEM) the checks trust for the registries' TLS certificates, as
+        O(squirrel.ssm.ssm_registry#module:registry_ca_path). O(ca_path) is for SSM only.
+    type: path
 seealso:
   - module: squirrel.ssm.ssm_registry
 '''
@@ -110,7 +115,9 @@ registries:
       type: bool
       returned: always
     credentials:
-      description: The stored fields; secret values are replaced by C(********).
+      description: The stored fields. Only the values of fields the provider's rules list as not secret are
+        shown; every other value (secrets, fields another client stored, every field of a provider SSM no
+        longer knows) is replaced by C(********).
       type: dict
       returned: always
       sample: {username: octocat, token: '********'}
@@ -123,6 +130,8 @@ registries:
       type: str
       returned: when O(verify_credentials) is true
 '''
+
+import os
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
 from ansible.module_utils.basic import missing_required_lib
@@ -138,7 +147,8 @@ def verdict(ssm, row):
     if not auth:
         return dict(verified=None, verify_msg='no credentials stored')
     try:
-        result = check_credentials(provider, auth, timeout=ssm.params['timeout'])
+        result = check_credentials(provider, auth, timeout=ssm.params['timeout'],
+                                   registry_ca_path=ssm.params['registry_ca_path'])
     except MissingLibrary as e:
         return dict(verified=None, verify_msg=missing_required_lib(e.library))
     return dict(verified=result.verified, verify_msg=result.message)
@@ -146,7 +156,11 @@ def verdict(ssm, row):
 
 def main():
     ssm = SSMModule(dict(name=dict(type='str'), provider=dict(type='str'),
-                         verify_credentials=dict(type='bool', default=False)))
+                         verify_credentials=dict(type='bool', default=False), registry_ca_path=dict(type='path')))
+    ca_path = ssm.params['registry_ca_path']
+    if ca_path and not os.path.exists(ca_path):
+        ssm.fail('registry_ca_path %s does not exist: give the CA bundle (PEM) that signed the registries\' '
+                 'certificates' % ca_path)
     rows = ssm.rows()
     wanted = [row for name, row in sorted(rows.items())
               if ssm.params['name'] in (None, name) and ssm.params['provider'] in (None, row.get('provider'))]

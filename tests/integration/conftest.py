@@ -1,9 +1,11 @@
 """Integration tests: real ansible-playbook runs of the built and installed collection against the SSM sandbox."""
+import base64
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -51,9 +53,36 @@ def secrets_in(value, found=None):
     return found
 
 
+def _base64_forms(secret):
+    """The secret as it shows inside any base64 text (a Basic header holds base64 of login:secret): its
+    encoding at each of the three byte alignments, without the characters the neighbours share."""
+    raw = secret.encode('utf-8')
+    forms = set()
+    for shift in range(3):
+        encoded = base64.b64encode(b'\0' * shift + raw).decode('ascii').rstrip('=')
+        start = 4 if shift else 0
+        end = len(encoded) - (len(encoded) % 4 or 4) if (shift + len(raw)) % 3 else len(encoded)
+        middle = encoded[start:end]
+        if len(middle) >= 8:
+            forms.add(middle)
+    return forms
+
+
+def secret_forms(secret):
+    """Every spelling in which a secret value could leak: as is, stripped, escaped (repr, JSON),
+    URL-encoded and base64-encoded."""
+    forms = {secret, secret.replace('\n', '\\n'), repr(secret)[1:-1], json.dumps(secret)[1:-1],
+             json.dumps(secret, ensure_ascii=False)[1:-1], quote(secret, safe=''), quote_plus(secret),
+             quote(secret)}
+    if len(secret.strip()) >= 6:
+        forms.add(secret.strip())
+    forms.update(_base64_forms(secret))
+    return set(form for form in forms if form)
+
+
 def assert_no_secret(text, secrets):
-    leaked = [s for s in secrets if s in text or s.replace('\n', '\\n') in text]
-    assert not leaked, 'secret values leaked into the output'
+    leaked = [s for s in secrets if any(form in text for form in secret_forms(s))]
+    assert not leaked, 'secret values leaked into the output (as is, escaped, URL-encoded or base64)'
 
 
 class Run:
@@ -85,7 +114,7 @@ class Ansible:
         return env
 
     def play(self, *tasks, connection='default', check=False, diff=True, verbosity=4, env=None, play_vars=None,
-             play_extra=None):
+             play_extra=None, secrets=()):
         """Run tasks in one playbook; each task's registered result is returned in order. Failing tasks
         do not stop the play: their result says failed. Every play runs at -vvvv --diff and is audited:
         no secret value it was given may appear anywhere in its output."""
@@ -119,17 +148,17 @@ class Ansible:
             command.append('-' + 'v' * verbosity)
         proc = subprocess.run(command, env=self.env(env), capture_output=True, text=True, check=False)
         output = proc.stdout + proc.stderr
-        assert_no_secret(output, ALWAYS_SECRET | secrets_in([tasks, connection, play_vars, env]))
+        assert_no_secret(output, ALWAYS_SECRET | set(secrets) | secrets_in([tasks, connection, play_vars, env]))
         results = []
         if out.exists():
             data = json.loads(out.read_text())
             results = [data['r%d' % i] for i in range(len(tasks))]
         return Run(proc.returncode, output, results)
 
-    def adhoc(self, module, args, env=None):
+    def adhoc(self, module, args, env=None, secrets=()):
         command = [os.path.join(BIN, 'ansible'), 'localhost', '-m', module, '-a', args]
         proc = subprocess.run(command, env=self.env(env), capture_output=True, text=True, check=False)
-        assert_no_secret(proc.stdout + proc.stderr, ALWAYS_SECRET | secrets_in([args, env]))
+        assert_no_secret(proc.stdout + proc.stderr, ALWAYS_SECRET | set(secrets) | secrets_in([args, env]))
         return Run(proc.returncode, proc.stdout + proc.stderr, [])
 
 

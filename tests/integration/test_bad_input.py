@@ -25,8 +25,32 @@ CASES = [
     (dict(provider='ghcr'), dict(validate_certs='maybe'), 'validate_certs'),
     (dict(provider='ghcr'), dict(ssm_api_version='0.3'), 'ssm_api_version'),
     (dict(provider='ghcr', bogus_option=1), {}, 'bogus_option'),
+    # Connection options that cannot work: named before any header is built, never a traceback.
+    (dict(provider='ghcr'), dict(ssm_api_key='cl\u00e9-\u043a\u043b\u044e\u0447-8a61f'), 'ssm_api_key'),
+    (dict(provider='ghcr'), dict(ssm_api_key='two words-key-8a61f'), 'ssm_api_key'),
+    (dict(provider='ghcr'), dict(ssm_api_key='\n'), 'ssm_api_key'),
+    (dict(provider='ghcr'), dict(timeout=0), 'timeout'),
+    (dict(provider='ghcr'), dict(timeout=-5), 'timeout'),
+    (dict(provider='ghcr'), dict(ca_path='/nonexistent/ca.pem'), 'ca_path'),
+    (dict(provider='ghcr'), dict(ssm_url=''), 'ssm_url'),
+    (dict(provider='ghcr'), dict(ssm_url='ssm.example:8000'), 'ssm_url'),
+    (dict(provider='ghcr'), dict(ssm_url='http://'), 'ssm_url'),
+    (dict(provider='ghcr'), dict(ssm_url='ftp://ssm.example'), 'ssm_url'),
+    (dict(provider='ghcr'), dict(ssm_url='http://ssm.example:99999'), 'ssm_url'),
+    (dict(provider='ghcr'), dict(ssm_url='http://admin:pw-in-url-7@ssm.example'), 'ssm_url'),
     (dict(provider='ghcr', credentials=dict(GOOD['ghcr'], extra='x')), {}, 'extra'),
     (dict(provider='acr', name='acr', credentials={'clientid': 'only'}), {}, 'clientsecret'),
+    (dict(provider='custom', name='   ', credentials={'url': 'http://x'}), {}, ('name', 'custom', 'spaces')),
+    (dict(provider='custom', name=' harbor', credentials={'url': 'http://x'}), {}, ('name', 'custom', 'spaces')),
+    (dict(registries=[dict(provider='custom', name='', credentials={'url': 'http://x'})]), {},
+     ('name is required', 'custom')),
+    # A misspelt option is reported as such, not as the credentials error it causes.
+    (dict(provider='custom', name='h', sate='present', credentials={'url': 'http://x'}), {},
+     ('Unsupported parameters', 'sate')),
+    (dict(provider='custom', nmae='harbor', credentials={'url': 'http://x'}), {}, ('Unsupported parameters', 'nmae')),
+    (dict(provider='custom', name='h', credential={'url': 'http://x'}), {}, ('Unsupported parameters', 'credential')),
+    (dict(registries=[dict(provider='custom', nmae='h', credentials={'url': 'http://x'})]), {},
+     ('Unsupported parameters', 'nmae')),
 ]
 
 
@@ -41,6 +65,7 @@ def test_bad_module_input_fails_before_any_request(ansible, sandbox):
     run = ansible.play(*tasks, connection=None)
     for (args, overrides, word), result in zip(CASES, run.results):
         assert result.get('failed'), (args, overrides)
-        assert word in result['msg'], (word, result['msg'])
+        for word in (word if isinstance(word, tuple) else (word,)):
+            assert word in result['msg'], (word, result['msg'])
         assert 'Traceback' not in result['msg']
     assert sandbox.requests == []

@@ -147,8 +147,7 @@ def test_info_lists_every_row_with_legacy_ones_and_no_secret(ansible, sandbox):
     assert names == sorted(['acr', 'custom', 'ecr', 'forgejo', 'gcr', 'ghcr', 'gitea', 'gitlab', 'hub', 'lscr',
                             'quay', 'hotio', 'forjejo'][:0] + list(sandbox.rows))
     legacy = run[2]['registries']
-    assert len(legacy) == 1 and legacy[0]['credentials'] == {'url': 'https://git.example', 'login': 'old',
-                                                             'password': MASK}
+    assert len(legacy) == 1 and legacy[0]['credentials'] == {'url': MASK, 'login': MASK, 'password': MASK}
     ghcr = [r for r in run[1]['registries'] if r['name'] == 'ghcr'][0]
     assert ghcr == {'name': 'ghcr', 'provider': 'ghcr', 'full_name': sandbox.rows['ghcr'].get('fullName'),
                     'auth_set': True, 'can_auth': True, 'can_anonymous': True,

@@ -3,7 +3,7 @@ import base64
 
 from tests.integration.conftest import API_KEY
 from tests.realreg.registries import (  # noqa: F401  pylint: disable=unused-import
-    USERS, aws_iam, basic_registry, token_registry, token_server, workdir)
+    USERS, aws_iam, basic_registry, open_registry, token_registry, token_server, workdir)
 
 
 def custom(url, **credentials):
@@ -114,3 +114,27 @@ def test_gcr_key_file(ansible, sandbox, tmp_path):
     assert [w['method'] for w in sandbox.writes()] == ['POST']
     for line in private_key.splitlines()[1:-1]:
         assert line not in run.output
+
+
+def test_credentials_that_cannot_be_checked_fail_unless_allowed(ansible, sandbox):
+    acr = dict(provider='acr', verify_credentials=True,
+               credentials={'clientid': '5f1c9e1e-0000-4000-8000-000000000001', 'clientsecret': 'acr-unchecked-1'})
+    run = ansible.play({'squirrel.ssm.ssm_registry': acr},
+                       {'squirrel.ssm.ssm_registry': dict(registries=[dict(provider='acr',
+                                                                           credentials=acr['credentials'])],
+                                                          verify_credentials=True)})
+    for result in run.results:
+        assert result['failed'] and 'acr_login_server' in result['msg'] and 'allow_unverified' in result['msg']
+        assert 'Nothing was written' in result['msg']
+    assert sandbox.requests == []  # known before any request
+    allowed = ansible.play({'squirrel.ssm.ssm_registry': dict(acr, allow_unverified=True)})
+    assert allowed[0]['changed'] and allowed[0]['verified'] is None and 'acr_login_server' in allowed[0]['verify_msg']
+
+
+def test_an_open_registry_cannot_check_credentials(ansible, sandbox, open_registry):
+    task = custom(open_registry.url, login='alice', password='open-registry-pw')
+    run = ansible.play(task, {'squirrel.ssm.ssm_registry': dict(task['squirrel.ssm.ssm_registry'],
+                                                                allow_unverified=True)})
+    assert run[0]['failed'] and 'could not be checked' in run[0]['msg'] and 'is open' in run[0]['msg']
+    assert run[1]['changed'] and run[1]['verified'] is None
+    assert [w['method'] for w in sandbox.writes()] == ['PUT']

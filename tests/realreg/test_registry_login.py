@@ -257,24 +257,6 @@ def test_ecr_keys_none_found(rl, aws_env):
 # GCR
 # ---------------------------------------------------------------------------
 
-def test_gcr_google_auth_good_key(check, gcr_account, token_server):
-    result = check("gcr", gcr_account, gcr_token_uri=token_server.google_token_uri)
-    assert result.verified is True, result.message
-
-
-def test_gcr_google_auth_rejected_key(check, gcr_account, token_server):
-    from .registries import new_rsa_key, pem_of
-    other = dict(gcr_account, privatekey=pem_of(new_rsa_key()))
-    result = check("gcr", other, gcr_token_uri=token_server.google_token_uri)
-    assert result.verified is False and "invalid_grant" in result.message
-
-
-def test_gcr_malformed_private_key(check, gcr_account, token_server):
-    bad = dict(gcr_account, privatekey=gcr_account["privatekey"][:200])
-    result = check("gcr", bad, gcr_token_uri=token_server.google_token_uri)
-    assert result.verified is False and "privatekey" in result.message
-
-
 def test_gcr_json_key_docker_login(check, gcr_account, token_registry, token_server):
     del token_server.requests[:]
     assert check("gcr", gcr_account, registry_url=token_registry.url).verified is True
@@ -347,7 +329,7 @@ def test_acr_tls_settings(check, azure):
 
 def test_acr_azure_ad(check, azure):
     kwargs = {"acr_login_server": azure["url"], "acr_tenant_id": azure["tenant"],
-              "azure_authority_host": azure["url"], "ca_path": azure["ca_path"]}
+              "acr_authority_host": azure["url"], "ca_path": azure["ca_path"]}
     good = check("acr", acr_creds(azure), **kwargs)
     assert good.verified is True, good.message
     bad = check("acr", acr_creds(azure, clientsecret="wrong-secret"), **kwargs)
@@ -357,8 +339,22 @@ def test_acr_azure_ad(check, azure):
 def test_acr_azure_ad_unreachable(check, azure):
     port = free_port()
     result = check("acr", acr_creds(azure), acr_login_server=azure["url"], acr_tenant_id=azure["tenant"],
-                   azure_authority_host=f"https://127.0.0.1:{port}", ca_path=azure["ca_path"])
+                   acr_authority_host=f"https://127.0.0.1:{port}", ca_path=azure["ca_path"])
     assert result.unreachable is True and f"https://127.0.0.1:{port}" in result.message
+    assert "check acr_authority_host" in result.message  # an option that exists
+
+
+def test_no_hint_names_an_option_that_does_not_exist(rl):
+    """Every option a message tells the user to check is a real option of ssm_registry."""
+    import inspect
+    import re
+    from ansible_collections.squirrel.ssm.plugins.modules import ssm_registry
+    options = set(ssm_registry.argument_spec()) | set(ssm_registry.argument_spec()['registries']['options'])
+    source = inspect.getsource(rl)
+    named = set(re.findall(r'"([a-z]+_[a-z_]+)"\) from None', source)) | set(
+        re.findall(r'"(acr_[a-z_]+|gcr_[a-z_]+|azure_[a-z_]+|registry_[a-z_]+)', source))
+    assert named and named <= options, named - options
+    assert 'gcr_token_uri' not in inspect.signature(rl.check_credentials).parameters
 
 
 # ---------------------------------------------------------------------------
@@ -370,8 +366,6 @@ def test_acr_azure_ad_unreachable(check, azure):
         "ecr", {"accesskeyid": "AKIA", "secretaccesskey": "s", "region": "eu-west-1"})),
     ("boto3", "boto3", lambda rl: rl.ecr_keys_from_aws()),
     ("google", "google-auth", lambda rl: rl.load_gcr_key_file("/nonexistent.json")),
-    ("google", "google-auth", lambda rl: rl.check_credentials(
-        "gcr", {"clientemail": "a@b", "privatekey": "k"}, gcr_token_uri="http://127.0.0.1:9/token")),
     ("azure", "azure-identity", lambda rl: rl.check_credentials(
         "acr", {"clientid": "c", "clientsecret": "s"}, acr_login_server="r.example", acr_tenant_id="t")),
 ])
