@@ -122,27 +122,16 @@ def recap(output):
     return dict((k, int(v)) for k, v in re.findall(r'(\w+)=(\d+)', lines[-1]))
 
 
-# The README's main example ("Using it"), with the sandbox in place of ssm.example and vault values as vars.
-README_PLAY = [{
-    'name': 'Registries of SSM',
-    'hosts': 'localhost',
-    'gather_facts': False,
-    'vars': {'vault_ssm_api_key': API_KEY, 'vault_ghcr_token': 'compat-ghcr-token',
-             'vault_gitlab_token': 'compat-gitlab-token', 'vault_harbor': 'compat-harbor-password'},
-    'module_defaults': {'group/squirrel.ssm.ssm': {'ssm_url': '{{ compat_ssm_url }}',
-                                                   'ssm_api_key': '{{ vault_ssm_api_key }}'}},
-    'tasks': [
-        {'name': 'GitHub Container Registry', 'squirrel.ssm.ssm_registry': {
-            'provider': 'ghcr', 'credentials': {'username': 'octocat', 'token': '{{ vault_ghcr_token }}'}}},
-        {'name': 'Exactly these registries, nothing else',
-         'ansible.builtin.include_role': {'name': 'squirrel.ssm.registries'},
-         'vars': {'ssm_registries_purge': True, 'ssm_registries': [
-             {'provider': 'ghcr', 'credentials': {'username': 'octocat', 'token': '{{ vault_ghcr_token }}'}},
-             {'provider': 'gitlab', 'credentials': {'token': '{{ vault_gitlab_token }}'}},
-             {'provider': 'custom', 'name': 'harbor', 'credentials': {
-                 'url': 'https://harbor.example.com', 'login': 'robot', 'password': '{{ vault_harbor }}'}}]}},
-    ],
-}]
+VAULT = {'vault_ssm_api_key': API_KEY, 'vault_ghcr_token': 'compat-ghcr-token', 'vault_gitlab_token': 'compat-gitlab',
+         'vault_harbor': 'compat-harbor-password'}
+
+
+def readme_main_example():
+    """The README's main example (the first YAML block of "Using it"), as it is written there."""
+    import yaml
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        section = f.read().split('## Using it', 1)[1]
+    return yaml.safe_load(section.split('```yaml', 1)[1].split('```', 1)[0])
 
 
 def check_version(core, bin_dir, sandbox):
@@ -168,12 +157,14 @@ def check_version(core, bin_dir, sandbox):
         raise Failed('ad hoc ssm_registry_info did not succeed')
     print('  ad hoc: ssm_registry_info ok')
 
+    play = readme_main_example()
+    play[0]['module_defaults']['group/squirrel.ssm.ssm']['ssm_url'] = sandbox.url
     playbook = os.path.join(COMPAT, core, 'readme_example.yml')
     with open(playbook, 'w') as f:
-        json.dump(README_PLAY, f, indent=1)
+        json.dump(play, f, indent=1)
     sandbox.reset()
     env = environ(bin_dir, collections)
-    command = [os.path.join(bin_dir, 'ansible-playbook'), playbook, '-e', 'compat_ssm_url=' + sandbox.url]
+    command = [os.path.join(bin_dir, 'ansible-playbook'), playbook, '-e', json.dumps(VAULT)]
     out = run(command + ['--check', '--diff'], env=env).stdout
     if recap(out).get('changed', 0) < 1 or sandbox.writes():
         sys.stdout.write(out[-3000:])
