@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup build run test unit integration lint sanity docs clean bench
+.PHONY: setup build run test unit integration lint sanity docs clean bench compat
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,13 @@ test: build
 	$(BIN)/python tools/gendocs.py --check
 	$(BIN)/python -m pytest -n 2 tests/unit tests/contract tests/realreg tests/integration
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory compat
+
+# The collection under each ansible-core it supports (2.16 to 2.21), each in a venv cached in build/compat:
+# the main job twice, an ad-hoc call, check mode and the README's module_defaults play (tools/compat.py).
+# VERSIONS="2.16 2.21" runs some.
+compat: setup
+	$(BIN)/python tools/compat.py $(VERSIONS)
 
 # The Ansible ecosystem checks on the built collection: ansible-test sanity and units, ansible-lint, yamllint,
 # docs, the artifact, execution environment, changelog and molecule (`tools/lint.py --list`). CHECKS="docs ee" runs some.
