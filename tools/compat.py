@@ -258,7 +258,7 @@ def main(argv):
             sys.stdout.flush()
             results.append(result)
     print('\n=== compat summary (%d at a time) ===' % jobs)
-    for core, status, setup, seconds, _ in results:
+    for core, status, setup, seconds, dummy in results:
         print('ansible-core %-5s %5.0fs (venv %3.0fs)  %s' % (core, seconds, setup, status))
     print('total %.0fs' % (time.time() - start))
     return 1 if any(r[1].startswith('FAILED') for r in results) else 0

@@ -157,8 +157,8 @@ def check_sanity_pythons():
         environ['PATH'] = os.pathsep.join([os.path.dirname(python), bin_dir, environ['PATH']])
         run([os.path.join(bin_dir, 'ansible-test'), 'sanity', '--test', 'compile', '--test', 'import',
              '--python', version, '--venv', '--color', 'no'], cwd=tree, environ=environ)
-        checked.append('Python %s: ok (%.0fs%s)' % (version, time.time() - start,
-                                                   '' if bin_dir == BIN else ', ansible-test of ' + bin_dir))
+        where = '' if bin_dir == BIN else ', ansible-test of ' + bin_dir
+        checked.append('Python %s: ok (%.0fs%s)' % (version, time.time() - start, where))
     for line in checked + skipped:
         print(line)
 

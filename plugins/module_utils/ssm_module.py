@@ -15,10 +15,11 @@ PYTHON_FLOOR = (3, 7)
 
 if sys.version_info < PYTHON_FLOOR:
     import json
-    print(json.dumps({'failed': True, 'msg': 'squirrel.ssm modules need Python %d.%d or newer on the target; this one '
-                      'runs %s (%s): set ansible_python_interpreter to a newer Python'
-                      % (PYTHON_FLOOR + (sys.version.split()[0], sys.executable))}))
-    sys.exit(1)
+    # The module's own answer, written the way AnsibleModule.fail_json would: that is what needs the newer Python.
+    sys.stdout.write(json.dumps({'failed': True, 'msg': 'squirrel.ssm modules need Python %d.%d or newer on the '
+                                 'target; this one runs %s (%s): set ansible_python_interpreter to a newer Python'
+                                 % (PYTHON_FLOOR + (sys.version.split()[0], sys.executable))}) + '\n')
+    raise SystemExit(1)
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 

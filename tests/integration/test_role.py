@@ -103,8 +103,8 @@ def test_the_role_gives_every_connection_option_to_the_module(ansible, sandbox, 
 
 
 def test_the_role_verifies_credentials_when_asked(ansible, sandbox):
-    bad = [{'provider': 'custom', 'name': 'nowhere', 'credentials': {'url': 'http://127.0.0.1:9', 'login': 'robot',
-                                                                      'password': 'role-pw-unreachable'}}]
+    credentials = {'url': 'http://127.0.0.1:9', 'login': 'robot', 'password': 'role-pw-unreachable'}
+    bad = [{'provider': 'custom', 'name': 'nowhere', 'credentials': credentials}]
     run = ansible.play(role(ssm_registries=bad, ssm_registries_verify_credentials=True))
     assert failed(run) == 1 and 'cannot reach registry' in run.output
     assert sandbox.writes() == []
