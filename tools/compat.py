@@ -249,6 +249,13 @@ def main(argv):
     if unknown:
         print('unknown ansible-core version(s) %s; known: %s' % (', '.join(unknown), ', '.join(VERSIONS)))
         return 2
+    import yaml
+    with open(os.path.join(ROOT, 'meta', 'runtime.yml')) as f:
+        requires = yaml.safe_load(f)['requires_ansible']
+    lowest = min(VERSIONS, key=lambda v: tuple(map(int, v.split('.'))))
+    if not re.match(r'^>=\s*%s(\.0)?$' % re.escape(lowest), requires):
+        print('meta/runtime.yml requires_ansible is %r, but the oldest ansible-core tested here is %s' % (requires, lowest))
+        return 1
     start = time.time()
     results = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
