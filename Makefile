@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup build run test unit integration conformance lint sanity docs clean bench realssm realssm-build
+.PHONY: setup build run test unit integration conformance compat lint sanity docs clean bench realssm realssm-build
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,13 @@ test: build
 	$(BIN)/python -m pytest -n 2 tests/unit tests/contract tests/realreg tests/integration tests/realssm
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory compat
+
+# The collection under each ansible-core it supports (2.16 to 2.21), each in a venv cached in build/compat:
+# the main job twice, an ad-hoc call, check mode and the README's module_defaults play (tools/compat.py).
+# VERSIONS="2.16 2.21" runs some.
+compat: setup
+	$(BIN)/python tools/compat.py $(VERSIONS)
 
 # The same scenarios against the SSM sandbox (both flavours, and v0.1) and every real SSM in SSM_SOURCE
 # (tarballs or SSM checkouts, ':'-separated); docs/compatibility.md. Prints the scenario x server table.

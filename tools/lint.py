@@ -94,6 +94,75 @@ def check_sanity():
         environ=ansible_test_env())
 
 
+# Pythons the modules could meet on a target, newest last; those below the floor of tests/config.yml are left out.
+TARGET_PYTHONS = ['2.7', '3.6', '3.7', '3.8', '3.9', '3.10', '3.11', '3.12', '3.13']
+# For a Python the venv's ansible-test no longer checks: the newest ansible-core whose ansible-test still does,
+# from the venvs `make compat` keeps in build/compat (tools/compat.py creates it when missing).
+OLDER_ANSIBLE_TEST = {'3.7': '2.17'}
+
+
+def python_floor():
+    with open(os.path.join(ROOT, 'tests', 'config.yml')) as f:
+        requires = yaml.safe_load(f)['modules']['python_requires']
+    found = re.match(r'^>=\s*(\d+)\.(\d+)$', requires.strip())
+    if not found:
+        raise Failed('tests/config.yml: python_requires %r is not of the form >=X.Y' % requires)
+    return int(found.group(1)), int(found.group(2))
+
+
+def find_python(version):
+    found = sorted(glob.glob(os.path.expanduser('~/.pyenv/versions/%s.*/bin/python%s' % (version, version))))
+    if found:
+        return found[-1]
+    found = shutil.which('python%s' % version)
+    # pyenv's shims are on PATH for every version but run only the selected ones.
+    return found if found and '/shims/' not in found else None
+
+
+def ansible_test_pythons(python):
+    """The Python versions the ansible-test of `python`'s environment can test."""
+    script = ('from ansible_test._util.target.common.constants import CONTROLLER_PYTHON_VERSIONS as c, '
+              'REMOTE_ONLY_PYTHON_VERSIONS as r; print(" ".join(r + c))')
+    return run([python, '-c', script], capture=True).stdout.split()
+
+
+def check_sanity_pythons():
+    """ansible-test sanity --test compile and --test import on every Python from the modules' floor
+    (tests/config.yml) to 3.13 that this machine has, with the venv's ansible-test, or for a Python it no longer
+    supports with an older ansible-core's (build/compat); a Python that is missing is skipped with a line."""
+    tree = sanity_tree()
+    floor = python_floor()
+    wanted = [v for v in TARGET_PYTHONS if tuple(int(n) for n in v.split('.')) >= floor]
+    supported = ansible_test_pythons(sys.executable)
+    skipped, checked = [], []
+    for version in wanted:
+        python = find_python(version)
+        if not python:
+            skipped.append('Python %s: not on this machine' % version)
+            continue
+        bin_dir = BIN
+        if version not in supported:
+            core = OLDER_ANSIBLE_TEST.get(version)
+            if not core:
+                skipped.append('Python %s: ansible-test of this venv does not support it' % version)
+                continue
+            out = run([sys.executable, os.path.join(ROOT, 'tools', 'compat.py'), '--venv', core], capture=True)
+            bin_dir = out.stdout.strip().splitlines()[-1]
+            if not os.path.isdir(bin_dir):
+                skipped.append('Python %s: %s' % (version, bin_dir))
+                continue
+            run([os.path.join(bin_dir, 'python'), os.path.join(ROOT, 'tools', 'ansible_test_pip.py')])
+        start = time.time()
+        environ = ansible_test_env()
+        environ['PATH'] = os.pathsep.join([os.path.dirname(python), bin_dir, environ['PATH']])
+        run([os.path.join(bin_dir, 'ansible-test'), 'sanity', '--test', 'compile', '--test', 'import',
+             '--python', version, '--venv', '--color', 'no'], cwd=tree, environ=environ)
+        where = '' if bin_dir == BIN else ', ansible-test of ' + bin_dir
+        checked.append('Python %s: ok (%.0fs%s)' % (version, time.time() - start, where))
+    for line in checked + skipped:
+        print(line)
+
+
 def check_units():
     """ansible-test units: the tests under tests/unit, the way ansible-test runs them."""
     tree = sanity_tree()
@@ -280,6 +349,7 @@ CHECKS = [
     ('ee', check_ee),
     ('changelog', check_changelog),
     ('sanity', check_sanity),
+    ('sanity-pythons', check_sanity_pythons),
     ('units', check_units),
     ('molecule', check_molecule),
 ]
@@ -289,7 +359,7 @@ def main(argv):
     checks = dict(CHECKS)
     if '--list' in argv:
         for name, check in CHECKS:
-            print('%-13s %s' % (name, ' '.join(check.__doc__.split())))
+            print('%-15s %s' % (name, ' '.join(check.__doc__.split())))
         return 0
     unknown = [name for name in argv if name not in checks]
     if unknown:
@@ -309,8 +379,8 @@ def main(argv):
         print('--- %s: %s (%.0fs)' % (name, 'FAILED: ' + error if error else 'ok', results[-1][1]), flush=True)
     print('\n=== lint summary ===')
     for name, seconds, error in results:
-        print('%-13s %-6s %5.0fs%s' % (name, 'FAILED' if error else 'ok', seconds, '  ' + error if error else ''))
-    print('%-13s %-6s %5.0fs' % ('total', '', sum(r[1] for r in results)))
+        print('%-15s %-6s %5.0fs%s' % (name, 'FAILED' if error else 'ok', seconds, '  ' + error if error else ''))
+    print('%-15s %-6s %5.0fs' % ('total', '', sum(r[1] for r in results)))
     return 1 if any(r[2] for r in results) else 0
 
 

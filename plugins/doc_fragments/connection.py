@@ -9,6 +9,9 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     # How every module of the collection reaches SSM. Keep in step with CONNECTION_SPEC in module_utils/ssm_api.py.
     DOCUMENTATION = r'''
+requirements:
+  - Python >= 3.7 on the target (the host the module runs on); an older Python gets a message naming the floor.
+  - requests >= 2.25 on the target.
 options:
   ssm_url:
     description:

@@ -76,7 +76,7 @@ class MissingLibrary(Exception):
     """
 
     def __init__(self, library, tb=None):
-        super().__init__(f"the Python library {library} is required for this check")
+        super().__init__("the Python library %s is required for this check" % (library,))
         self.library = library
         self.traceback = tb or traceback.format_exc()
 
@@ -98,7 +98,7 @@ class CheckResult:
         self.unreachable = unreachable
 
     def __repr__(self):
-        return f"CheckResult(verified={self.verified!r}, unreachable={self.unreachable!r}, message={self.message!r})"
+        return "CheckResult(verified=%r, unreachable=%r, message=%r)" % (self.verified, self.unreachable, self.message)
 
 
 class _Unreachable(Exception):
@@ -106,7 +106,7 @@ class _Unreachable(Exception):
     names the option to check (default: the provider's address option)."""
 
     def __init__(self, what, address, reason, hint=None):
-        super().__init__(f"cannot reach {what} {address} ({reason})")
+        super().__init__("cannot reach %s %s (%s)" % (what, address, reason))
         self.hint = hint
 
 
@@ -114,12 +114,20 @@ class _Incomplete(Exception):
     """The credentials lack a field (or a field cannot be decoded)."""
 
 
+def _bare(exc):
+    """`raise _bare(exc)` is `raise exc from None` (no chained traceback) in a syntax that Python 2.7 still
+    compiles, so that a target below the collection's Python floor gets ssm_module's message, not a SyntaxError."""
+    exc.__cause__ = None
+    exc.__suppress_context__ = True
+    return exc
+
+
 def _import(module, library):
     """Import `module` on demand; a failure becomes MissingLibrary(library)."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise MissingLibrary(library, traceback.format_exc()) from None
+        raise _bare(MissingLibrary(library, traceback.format_exc()))
 
 
 # ---------------------------------------------------------------------------
@@ -132,11 +140,11 @@ def _address(url):
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        return f"{parts.scheme}://{_host(url)}"
+        return "%s://%s" % (parts.scheme, _host(url))
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}:{port}"
+        host = "[%s]" % (host,)
+    return "%s://%s:%s" % (parts.scheme, host, port)
 
 
 def _host(url):
@@ -147,7 +155,7 @@ def _host(url):
 def _short(url):
     """URL without query string (token realms may carry parameters)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{_host(url)}{parts.path}"
+    return "%s://%s%s" % (parts.scheme, _host(url), parts.path)
 
 
 def _base_url(address):
@@ -164,9 +172,9 @@ def _base_url(address):
 def _network_reason(exc, timeout):
     """One short, secret-free phrase for a requests/botocore network error."""
     # botocore keeps the underlying urllib3 error apart from its own text.
-    text = f"{exc} {getattr(exc, 'kwargs', {}).get('error', '')}"
+    text = "%s %s" % (exc, getattr(exc, 'kwargs', {}).get('error', ''))
     if "timed out" in text.lower() or exc.__class__.__name__.endswith("Timeout"):
-        return f"timed out after {timeout}s"
+        return "timed out after %ss" % (timeout,)
     tls = re.search(r"\[SSL: [A-Z0-9_]+\] ([^(']+?)\s*(?:\(_ssl|'|$)", text)
     if tls:
         return "TLS error: " + tls.group(1)
@@ -222,7 +230,7 @@ class _Http:
             return self.session.request(method, url, timeout=self.timeout, verify=self.verify,
                                         auth=_HeaderAuth(authorization), **kwargs)
         except requests.exceptions.RequestException as exc:
-            raise _Unreachable(what, _address(url), _network_reason(exc, self.timeout)) from None
+            raise _bare(_Unreachable(what, _address(url), _network_reason(exc, self.timeout)))
 
     def close(self):
         if self.own_session:
@@ -238,7 +246,7 @@ def _json(resp):
 
 
 def _basic(user, secret):
-    return "Basic " + base64.b64encode(f"{user}:{secret}".encode("utf-8")).decode("ascii")
+    return "Basic " + base64.b64encode(("%s:%s" % (user, secret)).encode("utf-8")).decode("ascii")
 
 
 # ---------------------------------------------------------------------------
@@ -287,7 +295,7 @@ def parse_www_authenticate(value):
 def _require(credentials, provider, *fields):
     missing = [f for f in fields if not credentials.get(f)]
     if missing:
-        raise _Incomplete(f"the credentials of {provider} lack {', '.join(missing)}")
+        raise _Incomplete("the credentials of %s lack %s" % (provider, ', '.join(missing)))
     return [credentials[f] for f in fields]
 
 
@@ -303,14 +311,14 @@ def _login_pair(provider, creds):
         try:
             user = base64.b64decode(auth, validate=True).decode("utf-8").split(":", 1)
         except (binascii.Error, ValueError):
-            raise _Incomplete(f"the auth of {provider} is not the base64 of login:password") from None
+            raise _bare(_Incomplete("the auth of %s is not the base64 of login:password" % (provider,)))
         if len(user) != 2:
-            raise _Incomplete(f"the auth of {provider} is not the base64 of login:password")
+            raise _Incomplete("the auth of %s is not the base64 of login:password" % (provider,))
         return user[0], "Basic " + auth
     if provider in ("custom", "gitea", "forgejo", "hub"):
         password = creds.get("password") or (creds.get("token") if provider == "hub" else None)
         if not password:
-            raise _Incomplete(f"the credentials of {provider} lack password")
+            raise _Incomplete("the credentials of %s lack password" % (provider,))
         login, = _require(creds, provider, "login")
         return login, _basic(login, password)
     if provider in ("ghcr", "lscr"):
@@ -318,7 +326,7 @@ def _login_pair(provider, creds):
         return user, _basic(user, token)
     if provider == "quay":
         namespace, account, token = _require(creds, provider, "namespace", "account", "token")
-        user = f"{namespace}+{account}"  # robot account
+        user = "%s+%s" % (namespace, account)  # robot account
         return user, _basic(user, token)
     if provider == "gitlab":
         token, = _require(creds, provider, "token")
@@ -328,14 +336,14 @@ def _login_pair(provider, creds):
         email, key = _require(creds, provider, "clientemail", "privatekey")
         key_json = json.dumps({"type": "service_account", "client_email": email, "private_key": key})
         return "_json_key", _basic("_json_key", key_json)
-    raise _Incomplete(f"no login flow for provider {provider}")
+    raise _Incomplete("no login flow for provider %s" % (provider,))
 
 
 def _registry_of(provider, creds, registry_url):
     address = registry_url or (creds.get("url") if provider in URL_PROVIDERS else None)
     address = address or DEFAULT_REGISTRIES.get(provider)
     if not address:
-        raise _Incomplete(f"the credentials of {provider} lack url")
+        raise _Incomplete("the credentials of %s lack url" % (provider,))
     return _base_url(address)
 
 
@@ -348,10 +356,11 @@ def _docker_login(http, registry, user, authorization, provider):
     ping = registry + "/v2/"
     resp = http.request("GET", ping, "registry")
     if resp.status_code == 200:
-        return CheckResult(None, f"registry {host} is open (/v2/ answered 200 without credentials): nothing to check")
+        return CheckResult(None, "registry %s is open (/v2/ answered 200 without credentials): nothing to "
+                                 "check" % (host,))
     if resp.status_code != 401:
-        return CheckResult(False, f"registry {host} answered {resp.status_code} to /v2/: "
-                                  f"{registry} does not look like a container registry")
+        return CheckResult(False, "registry %s answered %s to /v2/: %s does not look like a container "
+                                  "registry" % (host, resp.status_code, registry))
     challenges = parse_www_authenticate(resp.headers.get("WWW-Authenticate", ""))
     # Same preference as docker: the token flow when offered, else Basic.
     bearer = challenges.get("bearer")
@@ -360,15 +369,15 @@ def _docker_login(http, registry, user, authorization, provider):
     if "basic" in challenges:
         resp = http.request("GET", ping, "registry", authorization=authorization)
         if resp.status_code == 200:
-            return CheckResult(True, f"registry {host} accepted the credentials of {provider} (Basic auth)")
-        return CheckResult(False, f"registry {host} rejected the credentials of {provider} "
-                                  f"(/v2/ answered {resp.status_code} to Basic auth)")
-    return CheckResult(False, f"registry {host} asks for authentication without a Basic or Bearer challenge")
+            return CheckResult(True, "registry %s accepted the credentials of %s (Basic auth)" % (host, provider))
+        return CheckResult(False, "registry %s rejected the credentials of %s (/v2/ answered %s to Basic "
+                                  "auth)" % (host, provider, resp.status_code))
+    return CheckResult(False, "registry %s asks for authentication without a Basic or Bearer challenge" % (host,))
 
 
 def _token_login(http, host, ping, bearer, user, authorization, provider):
     if not bearer.get("realm"):
-        return CheckResult(False, f"registry {host} sent a Bearer challenge without a realm")
+        return CheckResult(False, "registry %s sent a Bearer challenge without a realm" % (host,))
     realm = urljoin(ping, bearer["realm"])
     # No scope: the question is only "are these credentials valid?".
     params = {"client_id": CLIENT_ID, "offline_token": "true"}
@@ -377,16 +386,17 @@ def _token_login(http, host, ping, bearer, user, authorization, provider):
     if user:
         params["account"] = user
     resp = http.request("GET", realm, "token server", authorization=authorization, params=params)
-    server = f"token server {_short(realm)}"
+    server = "token server %s" % (_short(realm),)
     if not 200 <= resp.status_code < 300:
-        return CheckResult(False, f"registry {host} rejected the credentials of {provider} "
-                                  f"({server} answered {resp.status_code})")
+        return CheckResult(False, "registry %s rejected the credentials of %s (%s answered "
+                                  "%s)" % (host, provider, server, resp.status_code))
     data = _json(resp)
     token = data.get("token") or data.get("access_token")
     if not isinstance(token, str) or not token:
-        return CheckResult(False, f"registry {host} rejected the credentials of {provider} "
-                                  f"({server} answered {resp.status_code} without a token)")
-    return CheckResult(True, f"registry {host} accepted the credentials of {provider} ({server} issued a token)")
+        return CheckResult(False, "registry %s rejected the credentials of %s (%s answered %s without a "
+                                  "token)" % (host, provider, server, resp.status_code))
+    return CheckResult(True, "registry %s accepted the credentials of %s (%s issued a "
+                             "token)" % (host, provider, server))
 
 
 # ---------------------------------------------------------------------------
@@ -403,15 +413,15 @@ def _check_ecr(creds, timeout, verify, endpoint_url):
     config = bconfig.Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
     client = session.client("ecr", endpoint_url=endpoint_url, verify=None if verify is True else verify,
                             config=config)
-    where = f"AWS ECR ({region}, {_address(client.meta.endpoint_url)})"
+    where = "AWS ECR (%s, %s)" % (region, _address(client.meta.endpoint_url))
     try:
         client.get_authorization_token()
     except bexc.ClientError as exc:
-        return CheckResult(False, f"{where} rejected the access keys of ecr ({_aws_error_code(exc)})")
+        return CheckResult(False, "%s rejected the access keys of ecr (%s)" % (where, _aws_error_code(exc)))
     except (bexc.ConnectionError, bexc.HTTPClientError) as exc:
-        raise _Unreachable("AWS ECR endpoint", _address(client.meta.endpoint_url),
-                           _network_reason(exc, timeout)) from None
-    return CheckResult(True, f"{where} accepted the access keys of ecr (issued an authorization token)")
+        raise _bare(_Unreachable("AWS ECR endpoint", _address(client.meta.endpoint_url),
+                                 _network_reason(exc, timeout)))
+    return CheckResult(True, "%s accepted the access keys of ecr (issued an authorization token)" % (where,))
 
 
 def _aws_error_code(exc):
@@ -422,7 +432,7 @@ def _aws_error_code(exc):
     code = str(error.get("Code") or "")
     if not code or code.isdigit():
         found = re.search(r"<Code>([A-Za-z0-9_.]+)</Code>", str(error.get("Message") or ""))
-        code = found.group(1) if found else f"HTTP {code or 'error'}"
+        code = found.group(1) if found else "HTTP %s" % (code or 'error',)
     return code
 
 
@@ -438,36 +448,37 @@ def _check_acr(http, creds, login_server, tenant, authority):
     resp = http.request("GET", base + "/oauth2/token", "ACR login server", authorization=_basic(clientid, clientsecret),
                         params={"service": host, "scope": "registry:catalog:*"})
     if 200 <= resp.status_code < 300 and _json(resp).get("access_token"):
-        return CheckResult(True, f"ACR login server {host} accepted the service principal of acr (Basic, issued a token)")
-    return CheckResult(False, f"ACR login server {host} rejected the service principal of acr "
-                              f"(/oauth2/token answered {resp.status_code})")
+        return CheckResult(True, "ACR login server %s accepted the service principal of acr (Basic, issued a "
+                                 "token)" % (host,))
+    return CheckResult(False, "ACR login server %s rejected the service principal of acr (/oauth2/token "
+                              "answered %s)" % (host, resp.status_code))
 
 
 def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
     identity = _import("azure.identity", "azure-identity")
     aexc = _import("azure.core.exceptions", "azure-identity")
     authority = authority or AZURE_DEFAULT_AUTHORITY
-    where = f"Azure AD {_address(_base_url(authority))}"
+    where = "Azure AD %s" % (_address(_base_url(authority)),)
     try:
         credential = identity.ClientSecretCredential(
             tenant, clientid, clientsecret, authority=authority, disable_instance_discovery=True,
             connection_verify=http.verify, connection_timeout=http.timeout, read_timeout=http.timeout,
             retry_total=0)
     except ValueError as exc:
-        return CheckResult(False, f"cannot check acr through Azure AD: {exc}")
+        return CheckResult(False, "cannot check acr through Azure AD: %s" % (exc,))
     try:
         aad_token = credential.get_token(AZURE_MANAGEMENT_SCOPE).token
     except aexc.ClientAuthenticationError as exc:
         text = str(exc)
         if re.search(r"Connection|Max retries|SSL|timed out|resolve", text) and not re.search(r"AADSTS|invalid_", text):
-            raise _Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
-                               "acr_authority_host and acr_tenant_id") from None
+            raise _bare(_Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
+                                      "acr_authority_host and acr_tenant_id"))
         code = re.search(r"AADSTS\d+|invalid_[a-z_]+|unauthorized_client", text)
-        return CheckResult(False, f"{where} rejected the service principal of acr "
-                                  f"({code.group(0) if code else 'authentication failed'})")
+        return CheckResult(False, "%s rejected the service principal of acr "
+                                  "(%s)" % (where, code.group(0) if code else 'authentication failed'))
     except (aexc.ServiceRequestError, aexc.ServiceResponseError) as exc:
-        raise _Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
-                           "acr_authority_host and acr_tenant_id") from None
+        raise _bare(_Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
+                                  "acr_authority_host and acr_tenant_id"))
     finally:
         credential.close()
     # Trade the AAD token for an ACR refresh token: proves the login server
@@ -476,10 +487,10 @@ def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
                         data={"grant_type": "access_token", "service": host, "tenant": tenant,
                               "access_token": aad_token})
     if 200 <= resp.status_code < 300 and _json(resp).get("refresh_token"):
-        return CheckResult(True, f"ACR login server {host} accepted the service principal of acr "
-                                 f"(Azure AD token exchanged for a refresh token)")
-    return CheckResult(False, f"ACR login server {host} refused the Azure AD token of acr "
-                              f"(/oauth2/exchange answered {resp.status_code})")
+        return CheckResult(True, "ACR login server %s accepted the service principal of acr (Azure AD token "
+                                 "exchanged for a refresh token)" % (host,))
+    return CheckResult(False, "ACR login server %s refused the Azure AD token of acr (/oauth2/exchange answered "
+                              "%s)" % (host, resp.status_code))
 
 
 # ---------------------------------------------------------------------------
@@ -496,9 +507,9 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
     """
     creds = {k: v for k, v in (credentials or {}).items() if v is not None}
     if provider not in DOCKER_LOGIN_PROVIDERS + ("ecr", "acr"):
-        return CheckResult(None, f"provider {provider} has no credential check")
+        return CheckResult(None, "provider %s has no credential check" % (provider,))
     if not _has_secret(creds):
-        return CheckResult(None, f"no credentials to check for {provider}")
+        return CheckResult(None, "no credentials to check for %s" % (provider,))
     # The same rule as for SSM; the registry's own CA (registry_ca_path), never SSM's ca_path: a CA bundle
     # replaces the default trust store, so SSM's private CA would make ghcr.io untrusted.
     verify = tls_verify(validate_certs, registry_ca_path or ca_path)
@@ -519,7 +530,7 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
     except _Unreachable as exc:
         hint = exc.hint or {"acr": "acr_login_server", "ecr": "region"}.get(
             provider, "url or registry_url" if provider in URL_PROVIDERS else "registry_url")
-        result = CheckResult(False, f"{exc}: check {hint}", unreachable=True)
+        result = CheckResult(False, "%s: check %s" % (exc, hint), unreachable=True)
     except _Incomplete as exc:
         result = CheckResult(False, str(exc))
     finally:
@@ -551,22 +562,22 @@ def load_gcr_key_file(path):
         with open(path, "r", encoding="utf-8") as handle:
             info = json.load(handle)
     except OSError as exc:
-        raise ValueError(f"cannot read the GCR key file {path}: {exc.strerror or exc.__class__.__name__}") from None
+        raise _bare(ValueError("cannot read the GCR key file %s: %s" % (path, exc.strerror or exc.__class__.__name__)))
     except ValueError:
-        raise ValueError(f"the GCR key file {path} is not JSON (expected a service-account key)") from None
+        raise _bare(ValueError("the GCR key file %s is not JSON (expected a service-account key)" % (path,)))
     if not isinstance(info, dict) or info.get("type", "service_account") != "service_account":
-        raise ValueError(f"the GCR key file {path} is not a service-account key (type service_account)")
+        raise ValueError("the GCR key file %s is not a service-account key (type service_account)" % (path,))
     missing = [f for f in ("client_email", "private_key") if not isinstance(info.get(f), str) or not info.get(f)]
     if missing:
-        raise ValueError(f"the GCR key file {path} lacks {', '.join(missing)}")
+        raise ValueError("the GCR key file %s lacks %s" % (path, ', '.join(missing)))
     # google-auth wants a token_uri; SSM does not store it, so any default will do.
     checked = dict(info)
     checked.setdefault("token_uri", GOOGLE_TOKEN_URI)
     try:
         service_account.Credentials.from_service_account_info(checked)
     except (ValueError, TypeError, IndexError) as exc:
-        raise ValueError(f"the private_key in the GCR key file {path} cannot be loaded "
-                         f"({exc.__class__.__name__}): is it a complete PEM private key?") from None
+        raise _bare(ValueError("the private_key in the GCR key file %s cannot be loaded (%s): is it a complete "
+                               "PEM private key?" % (path, exc.__class__.__name__)))
     return {"clientemail": info["client_email"], "privatekey": info["private_key"]}
 
 
@@ -578,20 +589,20 @@ def ecr_keys_from_aws(profile=None):
     """
     boto3 = _import("boto3", "boto3")
     bexc = _import("botocore.exceptions", "botocore")
-    source = f"AWS profile {profile}" if profile else "the AWS environment (variables, default profile)"
+    source = "AWS profile %s" % (profile,) if profile else "the AWS environment (variables, default profile)"
     try:
         session = boto3.session.Session(profile_name=profile)
         found = session.get_credentials()
     except bexc.BotoCoreError as exc:
-        raise ValueError(f"cannot read AWS credentials from {source}: {exc.__class__.__name__}") from None
+        raise _bare(ValueError("cannot read AWS credentials from %s: %s" % (source, exc.__class__.__name__)))
     if found is None:
-        raise ValueError(f"no AWS credentials found in {source}")
+        raise ValueError("no AWS credentials found in %s" % (source,))
     frozen = found.get_frozen_credentials()
     if frozen.token:
-        raise ValueError(f"{source} gives temporary credentials (with a session token): SSM can only store "
-                         "long-term access keys (an access key id and its secret access key)")
+        raise ValueError("%s gives temporary credentials (with a session token): SSM can only store long-term "
+                         "access keys (an access key id and its secret access key)" % (source,))
     if not frozen.access_key or not frozen.secret_key:
-        raise ValueError(f"{source} gives incomplete AWS credentials")
+        raise ValueError("%s gives incomplete AWS credentials" % (source,))
     keys = {"accesskeyid": frozen.access_key, "secretaccesskey": frozen.secret_key}
     if session.region_name:
         keys["region"] = session.region_name

@@ -6,6 +6,21 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import sys
+
+# The collection's Python floor on the target (README, tests/config.yml, the modules' requirements). Checked at
+# import, before anything Python-3-only runs: every file under plugins/ still compiles on Python 2.7, so that an
+# older target gets this message instead of a SyntaxError. Both modules import this file first.
+PYTHON_FLOOR = (3, 7)
+
+if sys.version_info < PYTHON_FLOOR:
+    import json
+    # The module's own answer, written the way AnsibleModule.fail_json would: that is what needs the newer Python.
+    sys.stdout.write(json.dumps({'failed': True, 'msg': 'squirrel.ssm modules need Python %d.%d or newer on the '
+                                 'target; this one runs %s (%s): set ansible_python_interpreter to a newer Python'
+                                 % (PYTHON_FLOOR + (sys.version.split()[0], sys.executable))}) + '\n')
+    raise SystemExit(1)
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import (
