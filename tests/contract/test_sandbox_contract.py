@@ -500,13 +500,13 @@ def test_legacy_rows():
         hotio, forjejo = got["hotio"], got["forjejo"]
         assert (hotio["provider"], hotio["canAuth"], hotio["canAnonymous"], hotio["authSet"]) == \
             ("hotio", False, True, False)
-        assert forjejo["provider"] == "forjejo" and forjejo["authSet"] is True
+        assert forjejo["provider"] == "forjejo" and forjejo["authSet"] is False  # a v0.5 cannot run with it set
         assert forjejo["auth"]["password"] == "legacy-secret-value"
         error(api(sb, "DELETE", REGISTRIES + "/hotio"), 403, "Cannot delete non-custom registry provider (hotio)",
               "HttpException", REGISTRIES + "/hotio", data=None)
         populate_500(api(sb, "PATCH", REGISTRIES + "/forjejo"), REGISTRIES + "/forjejo")
         sb.reset()
-        assert sb.rows["forjejo"]["authSet"] is True and "hotio" in sb.rows
+        assert sb.rows["forjejo"]["authSet"] is False and "hotio" in sb.rows
 
 
 # ----- faults ----------------------------------------------------------------------------------

@@ -38,6 +38,12 @@ SECRET_KEYS = {'ssm_api_key', 'ssm_password', 'password', 'token', 'auth', 'clie
 ALWAYS_SECRET = {API_KEY, PASSWORD, 'legacy-secret-value'}
 
 
+def own_writes(sandbox):
+    """The writes a run made to the registries it manages: without the short-lived registry that makes SSM
+    load its registries again (tests/conformance proves that one)."""
+    return [w for w in sandbox.writes() if 'squirrel-ssm-reload-' not in w['path']]
+
+
 def secrets_in(value, found=None):
     """Every secret value in task arguments, play vars or an environment."""
     found = set() if found is None else found

@@ -47,7 +47,8 @@ def test_a_write_that_landed_without_an_answer_is_not_written_twice(ansible, san
     sandbox.add_faults([dict(method='POST', action='drop', apply_then_fail=True)])
     run = ansible.play(GHCR)
     assert run[0]['changed'] and run[0]['action'] == 'updated'
-    assert methods(sandbox) == [('GET', 200), ('POST', None), ('GET', 200)]
+    assert methods(sandbox)[:3] == [('GET', 200), ('POST', None), ('GET', 200)]
+    assert [m for m, _ in methods(sandbox)[3:]] == ['PUT', 'DELETE']  # SSM made to load it
     assert sandbox.rows['ghcr']['auth'] == GOOD['ghcr']
 
 
@@ -55,7 +56,9 @@ def test_a_write_that_failed_is_written_again_after_a_read(ansible, sandbox):
     sandbox.add_faults([dict(method='POST', action='status', status=502)])
     run = ansible.play(GHCR)
     assert run[0]['changed'] and sandbox.rows['ghcr']['auth'] == GOOD['ghcr']
-    assert methods(sandbox) == [('GET', 200), ('POST', 502), ('GET', 200), ('POST', 200)]
+    # The retried POST gets v0.5.2's 500-after-write: confirmed by one more read, not retried.
+    assert methods(sandbox)[:6] == [('GET', 200), ('POST', 502), ('GET', 200), ('POST', 500), ('GET', 200),
+                                    ('PUT', 200)]
 
 
 def test_a_write_that_keeps_failing_says_what_ssm_holds(ansible, sandbox):

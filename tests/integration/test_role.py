@@ -45,7 +45,7 @@ def test_the_readme_main_example_works_as_written(ansible, sandbox, tmp_path):
     arguments = [str(path), '-e', '@%s' % (tmp_path / 'vault.json'), '--diff']
     rc, output = playbook(ansible, arguments, VAULT.values())
     assert rc == 0, output[-3000:]
-    assert sorted(name for name, row in sandbox.rows.items() if row['authSet']) == ['forjejo', 'ghcr', 'gitlab', 'harbor']
+    assert sorted(name for name, row in sandbox.rows.items() if row['authSet']) == ['ghcr', 'gitlab', 'harbor']
     sandbox.clear_requests()
     rc, output = playbook(ansible, arguments, VAULT.values())
     assert rc == 0 and recap(output)['changed'] == 0, output[-3000:]

@@ -48,8 +48,8 @@ def test_a_short_stored_secret_does_not_garble_output(ansible, sandbox):
             login='johndoe', password='new-hub-pass-1'))}, check_mode=True))
     assert run[0]['action'] == 'updated' and run[0]['changed']
     assert run[0]['diff']['before']['credentials'] == {'username': 'octocat', 'token': MASK}
-    assert run[0]['registry'] == {'name': 'ghcr', 'provider': 'ghcr', 'full_name': 'GitHub Container Registry',
-                                  'auth_set': True, 'can_auth': True, 'can_anonymous': True,
+    assert run[0]['registry'] == {'name': 'ghcr', 'provider': 'ghcr', 'full_name': 'Github Container Registry',
+                                  'auth_set': True, 'leftover_credentials': False, 'can_auth': True, 'can_anonymous': True,
                                   'credentials': {'username': 'octocat', 'token': MASK}}
     assert run[1]['registries'][0]['credentials'] == {'login': 'johndoe', 'password': MASK}
     assert run[1]['registries'][0]['full_name'] == 'Docker Hub'
