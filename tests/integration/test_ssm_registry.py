@@ -227,3 +227,18 @@ def test_no_secret_at_vvvv_with_diff(ansible, sandbox):
     assert 'ssm_password' in run.output and 'EXEC' in run.output and '"invocation"' in run.output  # really -vvvv
     assert_no_secret(run.output, secrets_of(*[(p, GOOD[p]) for p in GOOD] + [(p, rotated(p)) for p in GOOD])
                      | {'p4ssw0rd-in-error', 'cm9ib3Q6eA=='})
+
+
+def test_reset_and_absent_need_no_credential_source_and_invent_no_row(ansible, sandbox, tmp_path):
+    """A reset reads no gcr_key_file (it sends no credentials); absent on a missing registry returns no row
+    and, in list form, no diff that reads like a creation."""
+    missing = str(tmp_path / 'no-such-key.json')
+    run = ansible.play(
+        registry('gcr', state='reset', gcr_key_file=missing),
+        registry('custom', state='absent'),
+        {'squirrel.ssm.ssm_registry': {'registries': [{'provider': 'custom', 'name': 'gone', 'state': 'absent'}]}},
+    )
+    assert not run[0].get('failed') and run[0]['action'] == 'unchanged', run[0].get('msg')
+    assert run[1]['action'] == 'unchanged' and run[1]['registry'] is None
+    assert run[2]['changed'] is False and run[2]['diff'] == []
+    assert own_writes(sandbox) == []
