@@ -52,11 +52,9 @@ class Target:
                 and '/users/' not in r['path']]
 
     def registering(self):
-        """SSM's own word on reloading: the N of each `Registering N registries` it logged."""
-        lines = self.server.registering()
-        if lines is None:
-            pytest.skip('a running SSM given by URL does not show its log: reloads are not observable')
-        return lines
+        """SSM's own word on reloading: the N of each `Registering N registries` it logged; None for a running
+        SSM given by URL, whose log is out of reach."""
+        return self.server.registering()
 
     def reset(self):
         self.server.reset()

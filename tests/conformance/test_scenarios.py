@@ -44,6 +44,8 @@ def assert_secret_free(target, name, *secrets):
 def assert_reloaded(target, before):
     """SSM itself says it registered its registries again after the run; v0.5 counts the rows whose
     credentials are set (v0.1 counts by provider, anonymous ones included)."""
+    if target.registering() is None:
+        return
     lines = target.registering()[before:]
     assert lines, 'SSM did not load its registries again'
     if target.version == '0.5':
@@ -101,6 +103,8 @@ def test_update_and_drift_converge(scenario, target):
 
 
 def test_set_credentials_are_loaded_by_ssm(scenario, target):
+    if target.registering() is None:
+        pytest.skip('a running SSM given by URL does not show its log: its reloads are not observable')
     mark = len(target.registering())
     run = scenario.play(one('ghcr', credentials=GHCR))
     assert run[0]['changed']
@@ -110,7 +114,7 @@ def test_set_credentials_are_loaded_by_ssm(scenario, target):
 
 def test_reset_leaves_no_secret_and_converges(scenario, target):
     scenario.play(one('ghcr', credentials=GHCR))
-    mark = len(target.registering())
+    mark = len(target.registering() or [])
     run = scenario.play(one('ghcr', state='reset'))
     assert run.rc == 0 and run[0]['action'] == 'reset', run.output[-2000:]
     assert run[0]['registry']['auth_set'] is False and run[0]['registry']['leftover_credentials'] is False
@@ -168,7 +172,13 @@ def test_info_lists_every_row_masked(scenario, target):
     assert rows['quay']['auth_set'] is False and rows['quay']['leftover_credentials'] is False
 
 
+def needs_login(target):
+    if not target.username:
+        pytest.skip('no SSM_CONFORMANCE_USERNAME and SSM_CONFORMANCE_PASSWORD given for the running SSM')
+
+
 def test_api_key_and_login(scenario, target):
+    needs_login(target)
     login = dict(ssm_url=target.url, ssm_username=target.username, ssm_password=target.password)
     run = scenario.play({'squirrel.ssm.ssm_registry_info': {'name': 'ghcr'}}, connection=login)
     assert run.rc == 0 and run[0]['registries'][0]['name'] == 'ghcr'
@@ -181,6 +191,7 @@ def test_api_key_and_login(scenario, target):
 
 
 def test_wrong_key_or_password_is_refused_clearly(scenario, target):
+    needs_login(target)
     run = scenario.play(one('ghcr', credentials=GHCR),
                         connection=dict(ssm_url=target.url, ssm_api_key='conformance-wrong-key'))
     assert run[0]['failed'] and 'rejected the API key (401)' in run[0]['msg'] and run.writes == []
