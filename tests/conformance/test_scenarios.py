@@ -66,8 +66,9 @@ def test_every_provider_present_then_nothing_to_write(scenario, target):
     second = scenario.play(converge(declared))
     assert second[0]['changed'] is False and second.writes == []
     # One read; on v0.1 one more, the 404 on the v0.5 path that tells the versions apart (ssm_api_version: auto).
-    reads = [r['method'] for r in second.requests if '/users/' not in r['path']]
-    assert reads == ['GET'] * (2 if target.version == '0.1' else 1)
+    # A blip the client retried (a 5xx of a busy server or its proxy) is not a read of its own.
+    reads = [r['method'] for r in second.requests if '/users/' not in r['path'] and (r['status'] or 0) < 500]
+    assert reads == ['GET'] * (2 if target.version == '0.1' else 1), second.requests
 
 
 def test_check_mode_predicts_exactly(scenario, target):
