@@ -41,10 +41,16 @@ class Target:
 
     @property
     def base(self):
-        return self.url + ('/api/containers/registries' if self.version == '0.1' else '/api/container-registries')
+        # A real server is read on its own port, past the proxy, so that only the plays are in the proxy's log.
+        api = self.server.server_url if self.kind == 'real' else self.url + '/api'
+        return api + ('/containers/registries' if self.version == '0.1' else '/container-registries')
 
     def requests(self):
-        return list(self.server.requests) if self.kind == 'sandbox' else self.server.requests()
+        if self.kind == 'sandbox':
+            return list(self.server.requests)
+        # nginx logs a request just after it has answered it: let the last line of a play land.
+        time.sleep(0.3)
+        return self.server.requests()
 
     def writes_since(self, mark):
         return [(r['method'], r['path'].rstrip('/').rsplit('/', 1)[-1], r['status'])
@@ -65,7 +71,8 @@ class Target:
         if self.session is None:
             self.session = requests.Session()
             if self.version == '0.1' or not self.api_key:
-                answer = self.session.post(self.url + '/api/users/login', timeout=30,
+                login = (self.server.server_url if self.kind == 'real' else self.url + '/api') + '/users/login'
+                answer = self.session.post(login, timeout=30,
                                            json=dict(username=self.username, password=self.password))
                 assert answer.status_code in (200, 201), answer.text
             else:
