@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup build run test unit integration conformance compat lint sanity docs clean bench realssm realssm-build
+.PHONY: setup build run test unit integration examples conformance compat lint sanity docs clean bench realssm realssm-build
 
 setup: $(VENV)/.installed
 
@@ -32,9 +32,13 @@ unit: setup
 integration: build
 	$(BIN)/python -m pytest -q tests/integration
 
+# Every ```yaml and ```sh block of README.md and docs/, and the modules' EXAMPLES, run against the SSM sandbox.
+examples: build
+	$(BIN)/python -m pytest -q -n 2 tests/examples
+
 test: build
 	$(BIN)/python tools/gendocs.py --check
-	$(BIN)/python -m pytest -n 2 tests/unit tests/contract tests/realreg tests/integration tests/realssm
+	$(BIN)/python -m pytest -n 2 tests/unit tests/contract tests/realreg tests/integration tests/realssm tests/examples
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory compat
