@@ -42,8 +42,8 @@ GCR_KEY = json.dumps({'type': 'service_account', 'client_email': GOOD['gcr']['cl
                       'private_key': GOOD['gcr']['privatekey']})
 FILES = {'sa.json': GCR_KEY, 'files/gcr-service-account.json': GCR_KEY}
 # The environment examples read with lookup('ansible.builtin.env', ...), as a CI job would export it.
-CI_ENV = {}
-SECRETS = set(v for k, v in VAULT.items() if k != 'vault_acr_client_id' and not k.startswith('vault_aws_access'))
+CI_ENV = {'GHCR_TOKEN': 'ghcr-token-from-ci-1', 'GITLAB_REGISTRY_TOKEN': 'gitlab-token-from-ci-1'}
+SECRETS = set(v for k, v in VAULT.items() if k != 'vault_acr_client_id' and not k.startswith('vault_aws_access')) | set(CI_ENV.values())
 MAKE_TARGETS = set(re.findall(r'^([a-z][\w-]*):', open(os.path.join(ROOT, 'Makefile')).read(), re.M))
 
 BLOCKS = all_blocks()
