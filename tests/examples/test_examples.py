@@ -36,13 +36,26 @@ VAULT = {
     'vault_harbor_password': 'harbor-password-example-1',
     'vault_internal_password': 'internal-password-example-1',
     'vault_quay_token': GOOD['quay']['token'],
+    'vault_harbor_robot_secret': 'harbor-robot-secret-1',
+    'vault_nexus_password': 'nexus-password-example-1',
+    'vault_artifactory_token': 'artifactory-token-example-1',
+    'vault_gitlab_internal_token': 'gitlab-internal-token-1',
 }
 # The files examples read, relative to the playbook.
 GCR_KEY = json.dumps({'type': 'service_account', 'client_email': GOOD['gcr']['clientemail'],
                       'private_key': GOOD['gcr']['privatekey']})
-FILES = {'sa.json': GCR_KEY, 'files/gcr-service-account.json': GCR_KEY}
+HARBOR_FILE = '''ssm_registries:
+  - provider: custom
+    name: harbor
+    credentials:
+      url: https://harbor.example.com
+      login: "{{ harbor_login }}"
+      password: "{{ lookup('ansible.builtin.env', 'HARBOR_ROBOT_SECRET') }}"
+'''
+FILES = {'sa.json': GCR_KEY, 'files/gcr-service-account.json': GCR_KEY, 'harbor.yml': HARBOR_FILE}
 # The environment examples read with lookup('ansible.builtin.env', ...), as a CI job would export it.
-CI_ENV = {'GHCR_TOKEN': 'ghcr-token-from-ci-1', 'GITLAB_REGISTRY_TOKEN': 'gitlab-token-from-ci-1'}
+CI_ENV = {'GHCR_TOKEN': 'ghcr-token-from-ci-1', 'GITLAB_REGISTRY_TOKEN': 'gitlab-token-from-ci-1',
+          'HARBOR_ROBOT_SECRET': 'harbor-robot-secret-from-ci-1'}
 SECRETS = set(v for k, v in VAULT.items() if k != 'vault_acr_client_id' and not k.startswith('vault_aws_access')) | set(CI_ENV.values())
 MAKE_TARGETS = set(re.findall(r'^([a-z][\w-]*):', open(os.path.join(ROOT, 'Makefile')).read(), re.M))
 
@@ -120,6 +133,7 @@ def run_sh(text, ansible, sandbox, tmp_path):
         script.append(fill(command, sandbox))
     if len(script) == 1:
         return ''
+    prepare(tmp_path)
     rc, output = run('\n'.join(script), ansible, sandbox, tmp_path, shell=True)
     assert rc == 0, '\n'.join(script) + '\n' + output[-4000:]
     return output
@@ -172,6 +186,9 @@ def test_example(block, ansible, sandbox, tmp_path):
         run_ci_job(yaml.safe_load(block.text), ansible, sandbox, tmp_path)
     else:
         run_sh(block.text, ansible, sandbox, tmp_path)
+    if 'robot$ci' in block.text:  # the Harbor robot account, its $ quoted right in YAML and in the shell
+        logins = [(row.get('auth') or {}).get('login') for row in sandbox.rows.values()]
+        assert 'robot$ci' in logins, logins
 
 
 def test_markers_say_why():
