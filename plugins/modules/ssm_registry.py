@@ -135,7 +135,7 @@ options:
     description:
       - With O(registries), make SSM match the list exactly. Custom registries that are not in the list are
         deleted, built-in registries that are not in the list and have credentials are reset.
-      - Rows of providers SSM no longer knows (such as C(hotio)) are never touched: SSM's API cannot delete them.
+      - Rows of providers SSM no longer knows (such as C(hotio)) are never touched, since SSM's API cannot delete them.
         The module warns, naming them, and says how to remove them.
     type: bool
     default: false

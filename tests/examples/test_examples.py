@@ -204,3 +204,14 @@ def test_a_new_unmarked_block_is_found_and_an_unknown_shape_fails(tmp_path):
     blocks = doc_blocks(str(page))
     assert [(b.lang, b.marker) for b in blocks] == [('yaml', None), ('sh', 'needs a real registry'), ('yaml', None)]
     assert blocks[0].kind() == 'tasks' and Block('x', 1, 'yaml', '42\n').kind() is None
+
+
+def test_the_module_examples_are_what_ansible_doc_shows(collections):
+    modules = [b for b in BLOCKS if b.source.startswith('plugins/modules/')]
+    names = ['squirrel.ssm.' + os.path.basename(b.source)[:-3] for b in modules]
+    proc = subprocess.run([os.path.join(BIN, 'ansible-doc'), '--json'] + names, capture_output=True, text=True,
+                          env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections), check=False)
+    assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
+    docs = json.loads(proc.stdout)
+    for name, block in zip(names, modules):
+        assert docs[name]['examples'] == block.text, name
