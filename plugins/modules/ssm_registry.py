@@ -476,13 +476,14 @@ def main():
     except PlanError as e:
         ssm.fail(str(e))
     purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []
-    untouchable = sorted('%s (provider %s)' % (name, row.get('provider')) for name, row in rows.items()
-                         if params['purge'] and row.get('provider') not in PROVIDERS)
-    if untouchable:
+    legacy = sorted(name for name, row in rows.items() if row.get('provider') not in PROVIDERS) if params['purge'] else []
+    if legacy:
         ssm.module.warn('purge left %d row(s) of providers SSM no longer knows, which it cannot touch: %s. SSM does '
                         'not use them for update checks, and its API refuses to delete a registry that is not '
-                        'custom; to remove them, delete them from SSM\'s MongoDB database (ssm), in its container '
-                        'registries collection, e.g. with mongosh' % (len(untouchable), ', '.join(untouchable)))
+                        'custom; to remove them, delete them from SSM\'s MongoDB database, e.g. with mongosh on the '
+                        'ssm database: db.containerregistries.deleteOne({name: "%s"})' % (
+                            len(legacy), ', '.join('%s (provider %s)' % (name, rows[name].get('provider'))
+                                                   for name in legacy), legacy[0]))
     verdicts = verify_all(ssm, wanted, params['allow_unverified']) if params['verify_credentials'] else {}
 
     version = facts(ssm.client.version)

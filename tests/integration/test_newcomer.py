@@ -30,6 +30,7 @@ def test_purge_warns_about_the_rows_it_cannot_touch(ansible, sandbox):
     warning = [w for w in run[0]['warnings'] if 'purge left' in w]
     assert warning, run[0]['warnings']
     assert 'forjejo (provider forjejo), hotio (provider hotio)' in warning[0] and 'MongoDB' in warning[0]
+    assert 'db.containerregistries.deleteOne({name: "forjejo"})' in warning[0]
     assert {'hotio', 'forjejo'} <= set(sandbox.rows)
     # without purge there is nothing to warn about
     run = ansible.play({'squirrel.ssm.ssm_registry': {'registries': [{'provider': 'ghcr', 'credentials': GOOD['ghcr']}]}})
