@@ -1,7 +1,6 @@
 """The newcomer's journey, with documented commands only, against the SSM sandbox: secrets in an ansible-vault
 file, a CI job that has nothing but its environment (`env -i`), a token rotated with --check --diff first, a
 registry removed with purge, and the stored credentials tested."""
-import os
 import re
 import subprocess
 
