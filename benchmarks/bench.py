@@ -519,7 +519,7 @@ def report(samples, elapsed, rtt, info):
               'add up to more than %.0f s; a cell whose one run would take more than %d module runs is not run. The '
               'references run at N = %d only.'
               % (FIRST_RUNS, SECOND_RUNS, CELL_BUDGET, MAX_TASK_RUNS, max(SIZES)), '',
-              '### Targets (issue 4)', '']
+              '### Targets', '']
     for met, text in verdicts(samples):
         if met is None and text.startswith('for comparison'):
             lines.append('- %s%s' % (text[0].upper(), text[1:]))

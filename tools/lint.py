@@ -216,7 +216,7 @@ def check_docs():
 ARTIFACT_TOP = {'MANIFEST.json', 'FILES.json', 'README.md', 'LICENSE', 'COPYING', 'CHANGELOG.rst', 'requirements.txt',
                 'bindep.txt', 'meta', 'plugins', 'roles', 'playbooks', 'docs', 'changelogs'}
 ARTIFACT_NEVER = re.compile(r'(^|/)(tests|tools|benchmarks|molecule|extensions|__pycache__|\.pytest_cache|\.cache|'
-                            r'\.ansible|\.venv|\.git.*|\.ci|\.ansible-lint|\.yamllint|Makefile|requirements-dev\.txt|'
+                            r'\.ansible|\.venv|\.git.*|\.ci|\.ansible-lint|\.yamllint|Makefile|requirements-(dev|run)\.txt|'
                             r'\.plugin-cache\.yaml)(/|$)|\.(pyc|pyo|tar\.gz|retry|orig|rej|swp)$|~$')
 
 

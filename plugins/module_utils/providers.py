@@ -268,6 +268,23 @@ class InvalidCredentials(Exception):
     pass
 
 
+_CONVERT = re.compile(r"^argument '(\w+)' is of type \S+ and we were unable to convert to \w+: (.*)$", re.S)
+
+
+def _own_words(provider, message):
+    """Ansible's `argument 'x' is of type str and we were unable to convert to text: it is empty` in the
+    collection's words: `x: it is empty`; an empty secret most often comes from an unset environment variable
+    (lookup('ansible.builtin.env', ...) gives '' for one), and the message says so."""
+    match = _CONVERT.match(message)
+    if not match:
+        return message
+    name, reason = match.groups()
+    if reason == 'it is empty':
+        reason += (" (an unset environment variable? lookup('ansible.builtin.env', 'NAME') gives an empty "
+                   "string for a variable that is not set)")
+    return '%s: %s' % (name, reason)
+
+
 def validate_credentials(provider_name, credentials, where):
     """Return (stored fields, deprecations) or raise InvalidCredentials naming `where`, the provider and the field."""
     provider = PROVIDERS[provider_name]
@@ -287,7 +304,7 @@ def validate_credentials(provider_name, credentials, where):
                 unknown = ', '.join(sorted(set(given) - provider.accepted_names()))
                 message = 'field(s) %s do not belong to %s; its fields are %s' % (
                     unknown, provider_name, ', '.join(sorted(provider.fields)))
-            messages.append(message)
+            messages.append(_own_words(provider, message))
         raise InvalidCredentials('%s: credentials for provider %s: %s' % (where, provider_name, '; '.join(messages)))
     wanted = dict((name, result.validated_parameters[name]) for name in provider.fields
                   if result.validated_parameters.get(name) is not None)

@@ -135,7 +135,8 @@ options:
     description:
       - With O(registries), make SSM match the list exactly. Custom registries that are not in the list are
         deleted, built-in registries that are not in the list and have credentials are reset.
-      - Rows of providers SSM no longer knows (such as C(hotio)) are never touched.
+      - Rows of providers SSM no longer knows (such as C(hotio)) are never touched, since SSM's API cannot delete them.
+        The module warns, naming them, and says how to remove them.
     type: bool
     default: false
 notes:
@@ -475,6 +476,14 @@ def main():
     except PlanError as e:
         ssm.fail(str(e))
     purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []
+    legacy = sorted(name for name, row in rows.items() if row.get('provider') not in PROVIDERS) if params['purge'] else []
+    if legacy:
+        ssm.module.warn('purge left %d row(s) of providers SSM no longer knows, which it cannot touch: %s. SSM does '
+                        'not use them for update checks, and its API refuses to delete a registry that is not '
+                        'custom; to remove them, delete them from SSM\'s MongoDB database, e.g. with mongosh on the '
+                        'ssm database: db.containerregistries.deleteOne({name: "%s"})' % (
+                            len(legacy), ', '.join('%s (provider %s)' % (name, rows[name].get('provider'))
+                                                   for name in legacy), legacy[0]))
     verdicts = verify_all(ssm, wanted, params['allow_unverified']) if params['verify_credentials'] else {}
 
     version = facts(ssm.client.version)

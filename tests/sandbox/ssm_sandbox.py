@@ -904,6 +904,8 @@ def main(argv=None):
     p.add_argument("--url-file")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
+    p.add_argument("--announce", action="store_true",
+                   help="print the URL, API key, username, password and the export line to paste (make sandbox)")
     args = p.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
@@ -917,6 +919,19 @@ def main(argv=None):
         with open(args.url_file, "w", encoding="utf-8") as fh:
             fh.write(sb.url + "\n")
     print(f"SSM sandbox listening on {sb.url}", flush=True)
+    if args.announce:
+        login = "API key" if args.version == "0.5" else "no API key on v0.1: log in with"
+        print(f"  SSM version  {args.version}" + (f" ({args.flavour})" if args.version == "0.5" else ""))
+        print(f"  URL          {sb.url}")
+        print(f"  API key      {args.api_key}" + ("" if args.version == "0.5" else f" ({login} the user)"))
+        print(f"  username     {args.username}")
+        print(f"  password     {args.password}")
+        print("Paste into another shell (after `make build`, with .venv/bin on PATH):")
+        if args.version == "0.5":
+            print(f"  export SSM_URL={sb.url} SSM_API_KEY={args.api_key}")
+        else:
+            print(f"  export SSM_URL={sb.url} SSM_USERNAME={args.username} SSM_PASSWORD={args.password}")
+        print("Ctrl-C stops it; everything it stores is lost.", flush=True)
     while not stop.wait(0.5):
         pass
     sb.stop()

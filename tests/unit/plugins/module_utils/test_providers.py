@@ -99,3 +99,15 @@ def test_diff_view_says_a_secret_changes_without_its_value():
     view = diff_view('ghcr', {'username': 'u', 'token': 'new'}, {'username': 'u', 'token': 'old'})
     assert view == {'username': 'u', 'token': MASK + ' (changed)'}
     assert diff_view('ghcr', {'username': 'u', 'token': 'same'}, {'token': 'same'})['token'] == MASK
+
+
+@pytest.mark.parametrize('provider,field', [('ghcr', 'token'), ('custom', 'url'), ('ecr', 'region')])
+def test_an_empty_field_is_named_with_its_provider_and_the_unset_variable_hint(provider, field):
+    credentials = dict(GOOD[provider])
+    credentials[field] = ''
+    with pytest.raises(InvalidCredentials) as e:
+        validate_credentials(provider, credentials, 'registries[0] (%s)' % provider)
+    message = str(e.value)
+    assert message.startswith('registries[0] (%s): credentials for provider %s: %s: it is empty (an unset '
+                              'environment variable?' % (provider, provider, field)), message
+    assert 'unable to convert' not in message
