@@ -471,14 +471,14 @@ def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
     except aexc.ClientAuthenticationError as exc:
         text = str(exc)
         if re.search(r"Connection|Max retries|SSL|timed out|resolve", text) and not re.search(r"AADSTS|invalid_", text):
-            raise _bare(_Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
-                                      "acr_authority_host and acr_tenant_id"))
+            raise _bare(_Unreachable("Azure AD", _address(_base_url(authority)),
+                                     _network_reason(exc, http.timeout), "acr_authority_host and acr_tenant_id"))
         code = re.search(r"AADSTS\d+|invalid_[a-z_]+|unauthorized_client", text)
         return CheckResult(False, "%s rejected the service principal of acr "
                                   "(%s)" % (where, code.group(0) if code else 'authentication failed'))
     except (aexc.ServiceRequestError, aexc.ServiceResponseError) as exc:
-        raise _bare(_Unreachable("Azure AD", _address(_base_url(authority)), _network_reason(exc, http.timeout),
-                                  "acr_authority_host and acr_tenant_id"))
+        raise _bare(_Unreachable("Azure AD", _address(_base_url(authority)),
+                                 _network_reason(exc, http.timeout), "acr_authority_host and acr_tenant_id"))
     finally:
         credential.close()
     # Trade the AAD token for an ACR refresh token: proves the login server
