@@ -87,7 +87,9 @@ EXAMPLES = r'''
 - name: Fail when SSM stores a row that breaks its update checks
   squirrel.ssm.ssm_registry_info:
   register: ssm
-  failed_when: ssm.registries | map(attribute='problems') | flatten | selectattr('severity', 'equalto', 'error') | list | length > 0
+  failed_when: >-
+    ssm.registries | map(attribute='problems') | flatten
+    | selectattr('severity', 'equalto', 'error') | list | length > 0
 
 - name: Custom registries only
   squirrel.ssm.ssm_registry_info:
