@@ -116,8 +116,8 @@ def _fields(provider, name, auth, version):
         if code is None:
             continue
         if code == 'unknown_field':
-            unknown = sorted(set(given) - set(spec.fields) - set(a for f in spec.fields.values()
-                                                                   for a in f.deprecated_aliases))
+            read = set(spec.fields) | set(a for f in spec.fields.values() for a in f.deprecated_aliases)
+            unknown = sorted(set(given) - read)
             message = '%s does not read the field(s) %s; its fields are %s' % (
                 provider, ', '.join(unknown), ', '.join(sorted(spec.fields)))
         else:

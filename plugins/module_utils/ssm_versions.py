@@ -49,7 +49,6 @@ class VersionFacts:
         return any(method not in self.reloads_after for method in methods)
 
 
-
 VERSIONS = {
     '0.5': VersionFacts(
         '0.5', 'SSM v0.5 (measured on v0.5.2 and head a9076215)',
