@@ -36,6 +36,7 @@ CODES = {
     'unreachable_name': ('warning', "a name SSM's web proxy cannot route"),
     'credentials_rejected': ('error', 'the registry refused the stored credentials'),
     'registry_unreachable': ('warning', 'the registry could not be reached to check the credentials'),
+    'anonymous_only': ('info', 'the registry answers without credentials'),
     'not_verifiable': ('info', 'the stored credentials could not be checked'),
 }
 
@@ -202,8 +203,13 @@ def diagnose(rows, version):
     return result
 
 
-def verification_problems(provider, name, verified, message, unreachable=False, has_credentials=True):
+def verification_problems(provider, name, verified, message, unreachable=False, has_credentials=True,
+                          anonymous=False):
     """The problems a credential check adds (ssm_registry_info's verify_credentials)."""
+    if anonymous:
+        return [problem('anonymous_only', 'the %s registry answers without credentials, so the stored ones could '
+                                          'not be checked: %s' % (provider, message),
+                        'nothing to do if the registry is meant to be open; otherwise check its authentication')]
     if verified is False and unreachable:
         return [problem('registry_unreachable', 'the %s registry could not be reached: %s' % (provider, message),
                         'check the registry address and the network from this host')]

@@ -58,7 +58,7 @@ options:
       - Every problem code, its cause, what SSM does with such a row and how to fix it are listed in
         L(docs/problems.md,https://github.com/squirrel-ssm/squirrel.ssm/blob/main/docs/problems.md).
       - With O(verify_credentials), the check adds its own codes (C(credentials_rejected),
-        C(registry_unreachable), C(not_verifiable)).
+        C(registry_unreachable), C(anonymous_only), C(not_verifiable)).
     type: bool
     default: true
   registry_ca_path:
@@ -189,18 +189,18 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import
 
 
 def verdict(ssm, row):
-    """(verified, verify_msg, unreachable)"""
+    """(verified, verify_msg, unreachable, anonymous)"""
     provider, auth = row.get('provider'), row.get('auth')
     if provider not in PROVIDERS:
-        return None, 'provider %s is not one SSM still knows: not checked' % provider, False
+        return None, 'provider %s is not one SSM still knows: not checked' % provider, False, False
     if not auth:
-        return None, 'no credentials stored', False
+        return None, 'no credentials stored', False, False
     try:
         result = check_credentials(provider, auth, timeout=ssm.params['timeout'],
                                    registry_ca_path=ssm.params['registry_ca_path'])
     except MissingLibrary as e:
-        return None, missing_required_lib(e.library), False
-    return result.verified, result.message, result.unreachable
+        return None, missing_required_lib(e.library), False, False
+    return result.verified, result.message, result.unreachable, result.anonymous
 
 
 def main():
@@ -220,12 +220,12 @@ def main():
         if ssm.params['diagnose']:
             view['problems'] = found[row['name']]
         if ssm.params['verify_credentials']:
-            verified, message, unreachable = verdict(ssm, row)
+            verified, message, unreachable, anonymous = verdict(ssm, row)
             view.update(verified=verified, verify_msg=message)
             if ssm.params['diagnose'] and row.get('authSet'):
                 view['problems'].extend(verification_problems(
                     row.get('provider'), row['name'], verified, message, unreachable,
-                    has_credentials=bool(row.get('auth'))))
+                    has_credentials=bool(row.get('auth')), anonymous=anonymous))
         registries.append(view)
     result = dict(registries=registries)
     if ssm.params['diagnose']:

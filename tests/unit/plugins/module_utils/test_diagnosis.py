@@ -121,6 +121,8 @@ def test_verification_codes():
     assert [p['code'] for p in verification_problems('ghcr', 'ghcr', False, 'no route', True)] == [
         'registry_unreachable']
     assert [p['code'] for p in verification_problems('acr', 'acr', None, 'no login server')] == ['not_verifiable']
+    assert [p['code'] for p in verification_problems('custom', 'm', None, 'open', anonymous=True)] == [
+        'anonymous_only']
     assert verification_problems('ghcr', 'ghcr', True, 'ok') == []
 
 
