@@ -3,9 +3,12 @@ them (or straight into the database, for rows no current client can write), are 
 ssm_registry_info with the right code; a healthy set reports none; the suggested fix, applied with the
 collection, clears the problem. The crash case: a field of the wrong type is reported before a restart shows
 that SSM v0.5 no longer starts with it."""
+import base64
 import json
+import os
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import CUSTOM_AUTH_SCHEME
+from ansible_collections.squirrel.ssm.tests.cases import GOOD
 from tests.conformance.test_scenarios import GHCR, HARBOR, MIRROR, QUAY, converge, one
 
 SEED_SECRET = 'conformance-diagnosis-secret-7'
@@ -18,6 +21,16 @@ def info(scenario, **args):
     return run[0], dict((r['name'], sorted(p['code'] for p in r['problems'])) for r in run[0]['registries'])
 
 
+def record(target, problems):
+    """With DIAGNOSIS_CODES set: append the codes reported on this target (one JSON line), for the table of
+    codes x servers."""
+    path = os.environ.get('DIAGNOSIS_CODES')
+    if path:
+        with open(path, 'a') as handle:
+            handle.write(json.dumps(dict(target=target.label, codes=sorted(set(
+                code for codes in problems.values() for code in codes)))) + '\n')
+
+
 def seed(target):
     """Each kind of broken row, written as a client that does not validate would; the codes each must get."""
     api = target.api
@@ -28,6 +41,9 @@ def seed(target):
     api('PATCH', 'acr')                                                                     # SSM's own reset
     api('POST', 'hub', {'auth': {'login': 'someone', 'password': SEED_SECRET}})             # unused on v0.5
     api('POST', 'ghcr', {'auth': GHCR})                                                     # not registered on v0.1
+    api('POST', 'ecr', {'auth': dict(GOOD['ecr'], region='Europe')})                        # invalid value
+    both = base64.b64encode(b'someone:conformance-forgejo-pass').decode()
+    api('POST', 'forgejo', {'auth': dict(GOOD['forgejo'], auth=both)})                      # conflicting fields
     api('PUT', 'harbor', {'auth': HARBOR, 'authScheme': CUSTOM_AUTH_SCHEME})                                # ignored on v0.1
     api('PUT', 'mirror', {'auth': dict(MIRROR, url=MIRROR['url'] + '/v2'), 'authScheme': CUSTOM_AUTH_SCHEME})  # /v2
     target.server.insert_row({'name': 'hotio', 'provider': 'hotio', 'authScheme': [], 'authSet': False,
@@ -36,7 +52,8 @@ def seed(target):
                               'canAnonymous': False, 'canAuth': True})                      # not routable
     expected = {'lscr': ['missing_field'], 'quay': ['unknown_field'], 'gitlab': ['gitlab_url_missing'],
                 'acr': ['leftover_secret'], 'mirror': ['url_ends_in_v2'], 'hotio': ['legacy_provider'],
-                'team/mirror': ['unreachable_name'], 'hub': [], 'ghcr': [], 'harbor': []}
+                'team/mirror': ['unreachable_name'], 'hub': [], 'ghcr': [], 'harbor': [], 'ecr': ['invalid_value'],
+                'forgejo': ['conflicting_fields']}
     if not any((target.rows()['acr'].get('auth') or {}).values()):
         expected['acr'] = []  # an SSM whose reset removes the values (the sandbox's fixed flavour)
     if target.version == '0.5':
@@ -56,6 +73,8 @@ FIXES = {
     'ghcr': one('ghcr', state='reset'),
     'harbor': one('custom', name='harbor', state='absent'),
     'mirror': one('custom', name='mirror', credentials=MIRROR),
+    'ecr': one('ecr', credentials=GOOD['ecr']),
+    'forgejo': one('forgejo', credentials=GOOD['forgejo']),
 }
 
 
@@ -73,6 +92,7 @@ def test_diagnosis_healthy_set_reports_none(scenario, target):
 def test_diagnosis_reports_each_seeded_problem_and_the_fix_clears_it(scenario, target):
     expected = seed(target)
     result, problems = info(scenario)
+    record(target, problems)
     for name, codes in expected.items():
         assert problems.get(name) == codes, (name, problems.get(name))
     assert not [name for name in problems if name not in expected and problems[name]], problems
@@ -107,10 +127,12 @@ def test_diagnosis_finds_the_row_that_keeps_ssm_from_starting(scenario, target):
     target.api('POST', 'gitea', {'auth': dict(GITEA, url=123)})
     result, problems = info(scenario, name='gitea')
     assert problems == {'gitea': ['wrong_type']} and result['registries'][0]['problems'][0]['severity'] == 'error'
+    record(target, problems)
     if target.version != '0.5' or target.kind == 'running' or getattr(target.server, 'flavour', '') == 'fixed':
         return
     try:
         assert target.server.restart(check=False) is False, 'SSM started with the bad row'
+        record(target, {'gitea': ['(restart: SSM does not start)']})
     finally:
         target.reset()
     assert target.rows()['gitea'].get('authSet') is False
