@@ -54,11 +54,15 @@ def http_url(value):
     return value
 
 
+class EndsInV2(ValueError):
+    """A custom registry URL that ends in /v2 (the diagnosis reports it with a code of its own)."""
+
+
 def registry_url(value):
     """custom: SSM appends /v2 itself, so a URL that already ends in /v2 would be asked for /v2/v2."""
     value = http_url(value)
     if value.rstrip('/').lower().endswith('/v2'):
-        raise ValueError('it ends in /v2, which SSM appends itself: give the URL without /v2')
+        raise EndsInV2('it ends in /v2, which SSM appends itself: give the URL without /v2')
     return value
 
 

@@ -92,10 +92,11 @@ class CheckResult:
     reached at all; verified is then False and the message names the address.
     """
 
-    def __init__(self, verified, message, unreachable=False):
+    def __init__(self, verified, message, unreachable=False, anonymous=False):
         self.verified = verified
         self.message = message
         self.unreachable = unreachable
+        self.anonymous = anonymous  # the registry answers without credentials: there is nothing to check
 
     def __repr__(self):
         return "CheckResult(verified=%r, unreachable=%r, message=%r)" % (self.verified, self.unreachable, self.message)
@@ -357,7 +358,7 @@ def _docker_login(http, registry, user, authorization, provider):
     resp = http.request("GET", ping, "registry")
     if resp.status_code == 200:
         return CheckResult(None, "registry %s is open (/v2/ answered 200 without credentials): nothing to "
-                                 "check" % (host,))
+                                 "check" % (host,), anonymous=True)
     if resp.status_code != 401:
         return CheckResult(False, "registry %s answered %s to /v2/: %s does not look like a container "
                                   "registry" % (host, resp.status_code, registry))

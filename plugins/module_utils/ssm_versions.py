@@ -23,7 +23,7 @@ RELOAD_REGISTRY_AUTH = {'url': 'https://reload.squirrel-ssm.invalid', 'login': '
 class VersionFacts:
     def __init__(self, api, label, answers_500_after=(), reloads_after=(), reset_keeps_auth=True,
                  uses_hub_credentials=True, registers_last_custom_only=False, registers_ghcr=True,
-                 accepts_api_key=True, reload_by='create-delete'):
+                 accepts_api_key=True, reload_by='create-delete', crash_measured_on=None):
         self.api = api
         self.label = label
         self.answers_500_after = answers_500_after
@@ -34,18 +34,26 @@ class VersionFacts:
         self.registers_last_custom_only = registers_last_custom_only
         self.registers_ghcr = registers_ghcr
         self.accepts_api_key = accepts_api_key
+        # The release on which a stored field of the wrong type was measured to stop registration and keep
+        # SSM from starting (tests/realssm/FACTS.md, c.); None where it was not measured.
+        self.crash_measured_on = crash_measured_on
+
+    @property
+    def fails_to_register(self):
+        """Providers whose rows with credentials this version fails to register (their update checks then
+        use nothing at all)."""
+        return () if self.registers_ghcr else ('ghcr',)
 
     def needs_reload(self, methods):
         """Whether writes with these methods leave SSM using registries it loaded before them."""
         return any(method not in self.reloads_after for method in methods)
 
 
-
 VERSIONS = {
     '0.5': VersionFacts(
         '0.5', 'SSM v0.5 (measured on v0.5.2 and head a9076215)',
         answers_500_after=('POST', 'PATCH'), reloads_after=('PUT', 'DELETE'), reset_keeps_auth=True,
-        uses_hub_credentials=False),
+        uses_hub_credentials=False, crash_measured_on='v0.5.2'),
     '0.1': VersionFacts(
         '0.1', 'SSM v0.1 (measured on v0.1.30)',
         reloads_after=('POST', 'PATCH', 'PUT'), reset_keeps_auth=True, registers_last_custom_only=True,

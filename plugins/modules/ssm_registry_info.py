@@ -51,6 +51,16 @@ options:
         not store) get V(null).
     type: bool
     default: false
+  diagnose:
+    description:
+      - Check every listed row against the provider's rules and the facts of the SSM version, and add
+        RV(registries[].problems) to each row and RV(problems_found) to the result. It needs no extra request.
+      - Every problem code, its cause, what SSM does with such a row and how to fix it are listed in
+        L(docs/problems.md,https://github.com/squirrel-ssm/squirrel.ssm/blob/main/docs/problems.md).
+      - With O(verify_credentials), the check adds its own codes (C(credentials_rejected),
+        C(registry_unreachable), C(anonymous_only), C(not_verifiable)).
+    type: bool
+    default: true
   registry_ca_path:
     description:
       - With O(verify_credentials), a CA bundle (PEM) the checks trust for the registries' TLS certificates, as
@@ -58,6 +68,9 @@ options:
     type: path
 seealso:
   - module: squirrel.ssm.ssm_registry
+  - name: The problem codes of the diagnosis
+    description: Every code RV(registries[].problems) can hold, its cause, what SSM does and the fix.
+    link: https://github.com/squirrel-ssm/squirrel.ssm/blob/main/docs/problems.md
 '''
 
 EXAMPLES = r'''
@@ -70,6 +83,13 @@ EXAMPLES = r'''
 - name: Which registries have credentials
   ansible.builtin.debug:
     msg: "{{ ssm.registries | selectattr('auth_set') | map(attribute='name') | list }}"
+
+- name: Fail when SSM stores a row that breaks its update checks
+  squirrel.ssm.ssm_registry_info:
+  register: ssm
+  failed_when: >-
+    ssm.registries | map(attribute='problems') | flatten
+    | selectattr('severity', 'equalto', 'error') | list | length > 0
 
 - name: Custom registries only
   squirrel.ssm.ssm_registry_info:
@@ -121,6 +141,27 @@ registries:
       type: dict
       returned: always
       sample: {username: octocat, token: '********'}
+    problems:
+      description: What is wrong with the row, as SSM stores it (see O(diagnose) and docs/problems.md). Never a
+        stored value.
+      type: list
+      elements: dict
+      returned: when O(diagnose) is true
+      sample: [{code: leftover_secret, severity: warning, message: SSM does not use credentials for quay ...,
+                fix: 'squirrel.ssm.ssm_registry: {provider: quay, state: reset}'}]
+      contains:
+        code:
+          description: The problem code (docs/problems.md).
+          type: str
+        severity:
+          description: C(error) (SSM cannot use the row, or it can crash SSM), C(warning) or C(info).
+          type: str
+        message:
+          description: What is wrong, naming fields, never their values.
+          type: str
+        fix:
+          description: The task or action that repairs it, often a one-line squirrel.ssm.ssm_registry task.
+          type: str
     verified:
       description: Whether the registry accepted the stored credentials; null when there was nothing to check.
       type: bool
@@ -129,6 +170,11 @@ registries:
       description: What the registry answered. Never a secret.
       type: str
       returned: when O(verify_credentials) is true
+problems_found:
+  description: How many problems the listed rows have, all severities.
+  returned: when O(diagnose) is true
+  type: int
+  sample: 0
 '''
 
 import os
@@ -136,26 +182,29 @@ import os
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
+from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import diagnose, verification_problems
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import row_view
 from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import MissingLibrary, check_credentials
 
 
 def verdict(ssm, row):
+    """(verified, verify_msg, unreachable, anonymous)"""
     provider, auth = row.get('provider'), row.get('auth')
     if provider not in PROVIDERS:
-        return dict(verified=None, verify_msg='provider %s is not one SSM still knows: not checked' % provider)
+        return None, 'provider %s is not one SSM still knows: not checked' % provider, False, False
     if not auth:
-        return dict(verified=None, verify_msg='no credentials stored')
+        return None, 'no credentials stored', False, False
     try:
         result = check_credentials(provider, auth, timeout=ssm.params['timeout'],
                                    registry_ca_path=ssm.params['registry_ca_path'])
     except MissingLibrary as e:
-        return dict(verified=None, verify_msg=missing_required_lib(e.library))
-    return dict(verified=result.verified, verify_msg=result.message)
+        return None, missing_required_lib(e.library), False, False
+    return result.verified, result.message, result.unreachable, result.anonymous
 
 
 def main():
-    ssm = SSMModule(dict(name=dict(type='str'), provider=dict(type='str'),
+    ssm = SSMModule(dict(name=dict(type='str'), provider=dict(type='str'), diagnose=dict(type='bool', default=True),
                          verify_credentials=dict(type='bool', default=False), registry_ca_path=dict(type='path')))
     ca_path = ssm.params['registry_ca_path']
     if ca_path and not os.path.exists(ca_path):
@@ -164,13 +213,24 @@ def main():
     rows = ssm.rows()
     wanted = [row for name, row in sorted(rows.items())
               if ssm.params['name'] in (None, name) and ssm.params['provider'] in (None, row.get('provider'))]
+    found = diagnose(rows, facts(ssm.client.version)) if ssm.params['diagnose'] else {}
     registries = []
     for row in wanted:
         view = row_view(row)
+        if ssm.params['diagnose']:
+            view['problems'] = found[row['name']]
         if ssm.params['verify_credentials']:
-            view.update(verdict(ssm, row))
+            verified, message, unreachable, anonymous = verdict(ssm, row)
+            view.update(verified=verified, verify_msg=message)
+            if ssm.params['diagnose'] and row.get('authSet'):
+                view['problems'].extend(verification_problems(
+                    row.get('provider'), row['name'], verified, message, unreachable,
+                    has_credentials=bool(row.get('auth')), anonymous=anonymous))
         registries.append(view)
-    ssm.exit(changed=False, registries=registries)
+    result = dict(registries=registries)
+    if ssm.params['diagnose']:
+        result['problems_found'] = sum(len(view['problems']) for view in registries)
+    ssm.exit(changed=False, **result)
 
 
 if __name__ == '__main__':

@@ -152,7 +152,8 @@ def test_info_lists_every_row_with_legacy_ones_and_no_secret(ansible, sandbox):
     ghcr = [r for r in run[1]['registries'] if r['name'] == 'ghcr'][0]
     assert ghcr == {'name': 'ghcr', 'provider': 'ghcr', 'full_name': sandbox.rows['ghcr'].get('fullName'),
                     'auth_set': True, 'leftover_credentials': False, 'can_auth': True, 'can_anonymous': True,
-                    'credentials': {'username': 'octocat', 'token': MASK}}
+                    'credentials': {'username': 'octocat', 'token': MASK}, 'problems': []}
+    assert [p['code'] for p in legacy[0]['problems']] == ['legacy_provider', 'leftover_secret']
     assert run[3]['registries'] == run[1]['registries'] and not run[3]['changed']
     assert_no_secret(run.output, secrets_of(('ghcr', GOOD['ghcr'])))
 

@@ -65,6 +65,8 @@ def test_info_reports_which_stored_credentials_work(ansible, sandbox, basic_regi
     assert rows['rotated']['verified'] is False and 'rejected' in rows['rotated']['verify_msg']
     assert rows['hub']['verified'] is None and rows['hotio']['verified'] is None
     assert rows['forjejo']['verified'] is None
+    codes = dict((name, [p['code'] for p in row['problems']]) for name, row in rows.items())
+    assert codes['works'] == [] and codes['rotated'] == ['credentials_rejected']
     assert sandbox.writes() == [] and old_password not in run.output
 
 

@@ -1,0 +1,227 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, squirrel.ssm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The health check of what SSM stores: every rule comes from the provider table (providers.py, applied with
+its own argument-spec validation) and the version facts (ssm_versions.py). docs/problems.md lists the codes.
+
+No message holds a stored value: a field is named, never shown (SSM returns secrets in clear)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS, EndsInV2
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import cleared
+
+SEVERITIES = ('info', 'warning', 'error')
+DOCS = 'docs/problems.md'
+
+# code: (severity, short title) -- the one list of codes; docs/problems.md has a section for each.
+CODES = {
+    'missing_field': ('error', 'fields the provider needs are missing'),
+    'wrong_type': ('error', 'a field is not a string'),
+    'invalid_value': ('warning', 'a field does not hold what the provider expects'),
+    'unknown_field': ('warning', 'fields the provider does not read'),
+    'conflicting_fields': ('warning', 'fields that exclude each other'),
+    'gitlab_url_missing': ('error', 'a field whose default SSM does not apply is missing'),
+    'url_ends_in_v2': ('error', 'a custom registry URL ends in /v2'),
+    'legacy_provider': ('warning', 'a provider SSM no longer knows'),
+    'leftover_secret': ('warning', 'a reset left credentials stored'),
+    'credentials_unused': ('warning', 'credentials this SSM version stores but does not use'),
+    'custom_ignored': ('warning', 'a custom registry this SSM version ignores'),
+    'not_registered': ('error', 'a registry this SSM version fails to register'),
+    'unreachable_name': ('warning', "a name SSM's web proxy cannot route"),
+    'credentials_rejected': ('error', 'the registry refused the stored credentials'),
+    'registry_unreachable': ('warning', 'the registry could not be reached to check the credentials'),
+    'anonymous_only': ('info', 'the registry answers without credentials'),
+    'not_verifiable': ('info', 'the stored credentials could not be checked'),
+}
+
+# The structural rules of the validator, by the class of error it reports.
+_STRUCTURAL = {
+    'RequiredError': 'missing_field',
+    'MissingParameterError': 'missing_field',
+    'RequiredOneOfError': 'missing_field',
+    'RequiredTogetherError': 'missing_field',
+    'MutuallyExclusiveError': 'conflicting_fields',
+    'UnsupportedError': 'unknown_field',
+}
+
+
+def at_least(severity, threshold):
+    return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
+
+
+def problem(code, message, fix, severity=None):
+    return dict(code=code, severity=severity or CODES[code][0], message=message, fix=fix)
+
+
+def _yaml(value):
+    """A flow-style YAML one-liner (placeholders such as <token> stay bare)."""
+    if isinstance(value, dict):
+        return '{' + ', '.join('%s: %s' % (key, _yaml(inner)) for key, inner in value.items()) + '}'
+    if isinstance(value, str) and (value.startswith('<') or value.replace('-', '').replace('_', '').isalnum()):
+        return value
+    return json.dumps(value)
+
+
+def task(provider, name, **args):
+    body = dict(provider=provider)
+    if not PROVIDERS.get(provider) or not PROVIDERS[provider].builtin:
+        body['name'] = name
+    body.update(args)
+    return 'squirrel.ssm.ssm_registry: ' + _yaml(body)
+
+
+def _set_again(provider, name, stored):
+    """The task that stores the row's credentials again, right: the fields SSM reads, values as placeholders."""
+    spec = PROVIDERS[provider]
+    # A field with a default is left out: the collection stores the default itself.
+    names = [n for n, f in spec.fields.items() if f.required]
+    for group in spec.required_one_of[:1]:
+        first = group[0]
+        names += [first] + [n for together in spec.required_together if first in together for n in together]
+    names += [n for n in spec.fields if n in (stored or {})]
+    fields = []
+    for field in names:
+        if field not in fields:
+            fields.append(field)
+    return task(provider, name, credentials=dict((field, '<%s>' % field) for field in fields))
+
+
+def _stored_validator(spec):
+    """The provider's rules as SSM reads a stored row: fields by their own names (the collection renames an
+    alias before it stores it; only a deprecated spelling is still read by SSM), defaults not applied, types
+    checked field by field (below)."""
+    argument_spec = {}
+    for name, field in spec.fields.items():
+        argument_spec[name] = dict(type='raw', required=field.required)
+        if field.deprecated_aliases:
+            argument_spec[name]['aliases'] = list(field.deprecated_aliases)
+    return ArgumentSpecValidator(argument_spec, mutually_exclusive=spec.mutually_exclusive,
+                                 required_together=spec.required_together, required_one_of=spec.required_one_of)
+
+
+def _fields(provider, name, auth, version):
+    """Missing, unknown, conflicting and ill-typed fields of a row SSM uses."""
+    spec = PROVIDERS[provider]
+    given = dict((key, value) for key, value in (auth if isinstance(auth, dict) else {}).items()
+                 if value is not None)
+    fix = _set_again(provider, name, given)
+    found = []
+    for error in _stored_validator(spec).validate(given).errors:
+        code = _STRUCTURAL.get(type(error).__name__)
+        if code is None:
+            continue
+        if code == 'unknown_field':
+            read = set(spec.fields) | set(a for f in spec.fields.values() for a in f.deprecated_aliases)
+            unknown = sorted(set(given) - read)
+            message = '%s does not read the field(s) %s; its fields are %s' % (
+                provider, ', '.join(unknown), ', '.join(sorted(spec.fields)))
+        else:
+            message = '%s: %s' % (provider, error)
+        found.append(problem(code, message, fix))
+    for field, value in sorted(given.items()):
+        rule = spec.fields.get(field)
+        if rule is None:
+            continue
+        if not isinstance(value, str):
+            crash = ('; measured on %s: such a row stops the registration of every row after it, and SSM does not '
+                     'start again after a restart' % version.crash_measured_on) if version.crash_measured_on else ''
+            found.append(problem('wrong_type', '%s field %s is stored as a %s, not a string: SSM calls string '
+                                               'methods on it and its registration throws, which can crash SSM%s'
+                                 % (provider, field, type(value).__name__, crash), fix))
+            continue
+        try:
+            rule.type(value)
+        except EndsInV2 as e:
+            found.append(problem('url_ends_in_v2', '%s field %s: %s; SSM would ask for /v2/v2 and every update check '
+                                                   'of this registry fails' % (provider, field, e),
+                                 task(provider, name, credentials=dict(
+                                     (n, '<%s without /v2>' % n if n == field else '<%s>' % n) for n in given))))
+        except (TypeError, ValueError) as e:
+            found.append(problem('invalid_value', '%s field %s: %s' % (provider, field, e), fix))
+    missing = [field for field, rule in sorted(spec.fields.items()) if rule.default is not None and field not in given]
+    if missing:
+        found.append(problem('gitlab_url_missing', '%s has no %s stored: SSM reads them as stored and does not apply '
+                                                   'the defaults (%s)' % (
+                                                       provider, ' and '.join(missing),
+                                                       ', '.join(spec.fields[m].default for m in missing)), fix))
+    return found
+
+
+def diagnose(rows, version):
+    """The problems of every stored row: {name: [problem, ...]}. `rows` in SSM's order (name -> row, as GET
+    lists them: that order decides which custom registry v0.1 uses), `version` a VersionFacts."""
+    result = dict((name, []) for name in rows)
+    customs_in_use = [name for name, row in rows.items() if row.get('provider') == 'custom' and row.get('authSet')]
+    for name, row in rows.items():
+        found = result[name]
+        provider, auth, auth_set = row.get('provider'), row.get('auth'), bool(row.get('authSet'))
+        known = provider in PROVIDERS
+        if '/' in str(name):
+            found.append(problem('unreachable_name', 'the name %s contains "/": SSM\'s web proxy decodes %%2F and SSM '
+                                                     'answers 404, so no client can change or delete this row through '
+                                                     'SSM\'s address' % name,
+                                 'delete the row in SSM\'s web UI (or its database) and create it again under a name '
+                                 'without "/" with squirrel.ssm.ssm_registry'))
+        if not known:
+            found.append(problem(
+                'legacy_provider',
+                'provider %s is not one SSM still knows (a row left by an older version)%s' % (
+                    provider, ': with credentials set, SSM fails to register it, which stops the registration of '
+                              'every row after it' if auth_set else ''),
+                "delete the row %s from SSM's database (the registry collection); the collection does not write to "
+                "rows of unknown providers" % name, severity='error' if auth_set else None))
+        if not auth_set and not cleared(auth if isinstance(auth, dict) else {'value': auth}):
+            found.append(problem(
+                'leftover_secret', 'SSM does not use credentials for %s (auth_set false), but still stores values of '
+                                   'them, in clear (SSM\'s own reset keeps them)' % name,
+                task(provider, name, state='reset') if known else
+                "delete the row %s from SSM's database (the collection does not write to rows of unknown providers)"
+                % name))
+        if not known or not auth_set:
+            continue
+        found.extend(_fields(provider, name, auth, version))
+        if provider == 'hub' and not version.uses_hub_credentials:
+            found.append(problem('credentials_unused', '%s stores these Docker Hub credentials but never uses them: its '
+                                                       'update checks always use an anonymous Docker Hub' % version.label,
+                                 task('hub', name, state='reset') + '  (or keep them for a later SSM)'))
+        if provider in version.fails_to_register:
+            found.append(problem('not_registered', '%s fails to register %s with credentials ("name" is not allowed): '
+                                                   'its update checks use neither these credentials nor the anonymous '
+                                                   'registry' % (version.label, provider),
+                                 task(provider, name, state='reset') + '  (the anonymous registry is then used)'))
+        if provider == 'custom' and version.registers_last_custom_only and name in customs_in_use[:-1]:
+            found.append(problem('custom_ignored', '%s registers only the last custom registry it stores (%s): the '
+                                                   'update checks never use %s' % (
+                                                       version.label, customs_in_use[-1], name),
+                                 task('custom', name, state='absent') + '  (or upgrade SSM to v0.5)'))
+    return result
+
+
+def verification_problems(provider, name, verified, message, unreachable=False, has_credentials=True,
+                          anonymous=False):
+    """The problems a credential check adds (ssm_registry_info's verify_credentials)."""
+    if anonymous:
+        return [problem('anonymous_only', 'the %s registry answers without credentials, so the stored ones could '
+                                          'not be checked: %s' % (provider, message),
+                        'nothing to do if the registry is meant to be open; otherwise check its authentication')]
+    if verified is False and unreachable:
+        return [problem('registry_unreachable', 'the %s registry could not be reached: %s' % (provider, message),
+                        'check the registry address and the network from this host')]
+    if verified is False:
+        return [problem('credentials_rejected', 'the %s registry refused the stored credentials: %s' % (
+            provider, message), _set_again(provider, name, {}) if provider in PROVIDERS else 'set valid credentials')]
+    if verified is None and has_credentials and provider in PROVIDERS:
+        return [problem('not_verifiable', 'the stored %s credentials were not checked: %s' % (provider, message),
+                        'check them with squirrel.ssm.ssm_registry verify_credentials and the inputs it needs '
+                        '(acr_login_server, registry_url)')]
+    return []
+
+
+def count(problems, threshold='info'):
+    return sum(1 for found in problems for one in found if at_least(one['severity'], threshold))

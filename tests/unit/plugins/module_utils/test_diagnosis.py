@@ -1,0 +1,134 @@
+"""The diagnosis of stored rows: each problem code from the provider table and the version facts; a healthy set
+reports none; no message or fix ever holds a stored value."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import (
+    CODES, SEVERITIES, count, diagnose, verification_problems)
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import VERSIONS
+from ansible_collections.squirrel.ssm.tests.cases import GOOD
+
+V05, V01 = VERSIONS['0.5'], VERSIONS['0.1']
+SECRET = 'diagnosis-secret-value-9'
+
+
+def row(name, provider=None, auth=None, auth_set=None):
+    stored = dict(name=name, provider=provider or name, authSet=auth is not None if auth_set is None else auth_set)
+    if auth is not None:
+        stored['auth'] = auth
+    return stored
+
+
+def fresh():
+    return dict((name, row(name)) for name in ('ecr', 'ghcr', 'gcr', 'hub', 'quay', 'acr', 'gitea', 'forjejo_ok',
+                                               'lscr', 'gitlab') if name != 'forjejo_ok')
+
+
+def codes(found, name):
+    return sorted(p['code'] for p in found[name])
+
+
+def healthy():
+    rows = fresh()
+    for provider in ('ghcr', 'quay', 'gitlab', 'gitea', 'ecr', 'gcr', 'acr', 'lscr', 'forgejo'):
+        rows[provider] = row(provider, auth=copy.deepcopy(GOOD[provider]))
+    rows['harbor'] = row('harbor', 'custom', {'url': 'https://harbor.example.com', 'login': 'r', 'password': SECRET})
+    return rows
+
+
+@pytest.mark.parametrize('version', [V05, V01])
+def test_fresh_and_healthy_sets_report_nothing(version):
+    assert count(diagnose(fresh(), version).values()) == 0
+    rows = healthy()
+    if version is V01:
+        del rows['ghcr']  # v0.1 fails to register ghcr with credentials
+    assert diagnose(rows, version) == dict((name, []) for name in rows)
+
+
+@pytest.mark.parametrize('stored,code', [
+    (row('ghcr', auth={'username': 'octocat'}), 'missing_field'),
+    (row('gitea', auth={'url': 'https://git.example', 'login': 'me'}), 'missing_field'),
+    (row('ecr', auth={'accesskey': 'AKIAABCDEFGHIJKLMNOP', 'secretaccesskey': SECRET, 'region': 'eu-west-1'}),
+     'missing_field'),
+    (row('gitea', auth={'url': 123, 'login': 'me', 'password': SECRET}), 'wrong_type'),
+    (row('quay', auth=dict(GOOD['quay'], robot='x')), 'unknown_field'),
+    (row('gitea', auth={'url': 'https://git.example', 'login': 'me', 'password': SECRET, 'auth': 'bWU6cA=='}),
+     'conflicting_fields'),
+    (row('gitea', auth={'url': 'ftp://git.example', 'login': 'me', 'password': SECRET}), 'invalid_value'),
+    (row('gitlab', auth={'token': SECRET}), 'gitlab_url_missing'),
+    (row('gitlab', auth={'token': SECRET, 'url': 'https://registry.gitlab.com'}), 'gitlab_url_missing'),
+    (row('m', 'custom', {'url': 'http://mirror.example.com:5000/v2/', 'login': 'me', 'password': SECRET}),
+     'url_ends_in_v2'),
+    (row('hotio', auth_set=False), 'legacy_provider'),
+    (row('quay', auth=dict(GOOD['quay'], token=SECRET), auth_set=False), 'leftover_secret'),
+    (row('hub', auth={'login': 'me', 'password': SECRET}), 'credentials_unused'),
+    (row('team/mirror', 'custom', {'url': 'http://mirror.example.com'}), 'unreachable_name'),
+])
+def test_each_code(stored, code):
+    found = diagnose({stored['name']: stored}, V05)[stored['name']]
+    assert code in [p['code'] for p in found], found
+    for one in found:
+        assert one['severity'] in SEVERITIES and one['severity'] == CODES[one['code']][0] or one['code'] == \
+            'legacy_provider'
+        assert one['message'] and one['fix']
+    assert SECRET not in json.dumps(found) and '123' not in json.dumps([p['message'] for p in found])
+
+
+def test_wrong_type_is_an_error_that_says_it_can_crash_ssm():
+    found = diagnose({'gitea': row('gitea', auth={'url': 123, 'login': 'me', 'password': SECRET})}, V05)['gitea']
+    assert [(p['code'], p['severity']) for p in found] == [('wrong_type', 'error')]
+    assert 'crash SSM' in found[0]['message'] and 'does not start again after a restart' in found[0]['message']
+    assert found[0]['fix'].startswith('squirrel.ssm.ssm_registry: {provider: gitea, credentials: {')
+
+
+def test_leftover_fix_is_a_reset_and_legacy_rows_are_not_written():
+    found = diagnose({'quay': row('quay', auth={'token': SECRET}, auth_set=False),
+                      'forjejo': row('forjejo', auth={'password': SECRET}, auth_set=False),
+                      'hotio': row('hotio', auth={'x': 'y'})}, V05)
+    assert found['quay'][0]['fix'] == 'squirrel.ssm.ssm_registry: {provider: quay, state: reset}'
+    assert codes(found, 'forjejo') == ['leftover_secret', 'legacy_provider']
+    assert "database" in found['forjejo'][1]['fix']
+    assert [(p['code'], p['severity']) for p in found['hotio']] == [('legacy_provider', 'error')]
+
+
+def test_v01_facts():
+    rows = fresh()
+    rows['ghcr'] = row('ghcr', auth=GOOD['ghcr'])
+    rows['hub'] = row('hub', auth=GOOD['hub'])
+    rows['harbor'] = row('harbor', 'custom', {'url': 'https://harbor.example.com'})
+    rows['mirror'] = row('mirror', 'custom', {'url': 'https://mirror.example.com'})
+    found = diagnose(rows, V01)
+    assert codes(found, 'ghcr') == ['not_registered'] and found['ghcr'][0]['severity'] == 'error'
+    assert codes(found, 'harbor') == ['custom_ignored'] and codes(found, 'mirror') == []
+    assert 'state: absent' in found['harbor'][0]['fix']
+    assert codes(found, 'hub') == []
+    v05 = diagnose(rows, V05)
+    assert codes(v05, 'ghcr') == [] and codes(v05, 'harbor') == [] and codes(v05, 'hub') == ['credentials_unused']
+
+
+def test_rows_ssm_does_not_use_are_not_checked_for_fields():
+    found = diagnose({'ghcr': row('ghcr', auth={'username': 'me'}, auth_set=False)}, V05)
+    assert codes(found, 'ghcr') == ['leftover_secret']
+
+
+def test_verification_codes():
+    assert [p['code'] for p in verification_problems('ghcr', 'ghcr', False, 'denied')] == ['credentials_rejected']
+    assert [p['code'] for p in verification_problems('ghcr', 'ghcr', False, 'no route', True)] == [
+        'registry_unreachable']
+    assert [p['code'] for p in verification_problems('acr', 'acr', None, 'no login server')] == ['not_verifiable']
+    assert [p['code'] for p in verification_problems('custom', 'm', None, 'open', anonymous=True)] == [
+        'anonymous_only']
+    assert verification_problems('ghcr', 'ghcr', True, 'ok') == []
+
+
+def test_every_code_is_documented():
+    import os
+    doc = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'docs', 'problems.md')
+    text = open(doc).read()
+    missing = [code for code in CODES if '`%s`' % code not in text]
+    assert not missing, missing
