@@ -272,7 +272,7 @@ class SSMClient:
                             'ssm_password (SSM_PASSWORD)' % (self.api, self.username), status=401)
         message = 'SSM at %s rejected the API key (401): check ssm_api_key (SSM_API_KEY); every user finds ' \
                   'theirs in Settings > Authentication > API KEY' % self.api
-        if self.version == '0.1' or not response.headers.get('Content-Type', '').startswith('application/json'):
+        if not facts(self.version).accepts_api_key or not response.headers.get('Content-Type', '').startswith('application/json'):
             message += '. SSM v0.1 accepts no API key on its registry routes: give ssm_username and ssm_password'
         return SSMError(message, status=401)
 

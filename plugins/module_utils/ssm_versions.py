@@ -21,14 +21,11 @@ RELOAD_REGISTRY_AUTH = {'url': 'https://reload.squirrel-ssm.invalid', 'login': '
 
 
 class VersionFacts:
-    def __init__(self, api, label, answers_500_after=(), reloads_after=(), reset_keeps_auth=True,
-                 uses_hub_credentials=True, registers_last_custom_only=False, registers_ghcr=True,
-                 accepts_api_key=True, reload_by='create-delete', crash_measured_on=None):
+    def __init__(self, api, label, reloads_after=(), uses_hub_credentials=True, registers_last_custom_only=False,
+                 registers_ghcr=True, accepts_api_key=True, reload_by='create-delete', crash_measured_on=None):
         self.api = api
         self.label = label
-        self.answers_500_after = answers_500_after
         self.reloads_after = reloads_after
-        self.reset_keeps_auth = reset_keeps_auth
         self.reload_by = reload_by
         self.uses_hub_credentials = uses_hub_credentials
         self.registers_last_custom_only = registers_last_custom_only
@@ -52,11 +49,11 @@ class VersionFacts:
 VERSIONS = {
     '0.5': VersionFacts(
         '0.5', 'SSM v0.5 (measured on v0.5.2 and head a9076215)',
-        answers_500_after=('POST', 'PATCH'), reloads_after=('PUT', 'DELETE'), reset_keeps_auth=True,
-        uses_hub_credentials=False, crash_measured_on='v0.5.2'),
+        # POST and PATCH answer 500 after their write, before SSM's reload: only PUT and DELETE reload.
+        reloads_after=('PUT', 'DELETE'), uses_hub_credentials=False, crash_measured_on='v0.5.2'),
     '0.1': VersionFacts(
         '0.1', 'SSM v0.1 (measured on v0.1.30)',
-        reloads_after=('POST', 'PATCH', 'PUT'), reset_keeps_auth=True, registers_last_custom_only=True,
+        reloads_after=('POST', 'PATCH', 'PUT'), registers_last_custom_only=True,
         registers_ghcr=False, accepts_api_key=False,
         # A create would register the short-lived registry as the one custom registry v0.1 uses, and its
         # delete does not reload: reset an anonymous row again instead, which changes nothing and reloads.
