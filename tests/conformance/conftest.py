@@ -5,7 +5,6 @@ Real servers come from SSM_SOURCE (source tarballs or SSM checkouts, separated b
 tests/realssm, or from a running SSM given by SSM_CONFORMANCE_URL with SSM_CONFORMANCE_API_KEY (or _USERNAME and
 _PASSWORD). A running SSM is changed by the suite: give it a staging server, never production.
 """
-import json
 import os
 import time
 
@@ -195,8 +194,8 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if not RESULTS:
         return
-    scenarios = sorted(set(s for s, _ in RESULTS))
-    servers = sorted(set(t for _, t in RESULTS))
+    scenarios = sorted(set(scenario for scenario, server in RESULTS))
+    servers = sorted(set(server for scenario, server in RESULTS))
     mark = {'passed': 'pass', 'failed': 'FAIL', 'skipped': 'skip'}
     lines = ['| scenario | ' + ' | '.join(servers) + ' |', '|---' * (len(servers) + 1) + '|']
     for name in scenarios:

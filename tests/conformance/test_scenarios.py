@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.squirrel.ssm.plugins.module_utils.providers import MASK, PROVIDERS
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import MASK
 from ansible_collections.squirrel.ssm.tests.cases import GOOD
 
 GHCR = {'username': 'octocat', 'token': 'conformance-ghcr-token-1'}

@@ -48,7 +48,7 @@ def test_a_write_that_landed_without_an_answer_is_not_written_twice(ansible, san
     run = ansible.play(GHCR)
     assert run[0]['changed'] and run[0]['action'] == 'updated'
     assert methods(sandbox)[:3] == [('GET', 200), ('POST', None), ('GET', 200)]
-    assert [m for m, _ in methods(sandbox)[3:]] == ['PUT', 'DELETE']  # SSM made to load it
+    assert [method for method, status in methods(sandbox)[3:]] == ['PUT', 'DELETE']  # SSM made to load it
     assert sandbox.rows['ghcr']['auth'] == GOOD['ghcr']
 
 

@@ -178,7 +178,7 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
             'SSM_DATA_PATH': data,
             'SSM_INSTALL_PATH': tree,
             'REALSSM_PORT_MAP': json.dumps({'3000': self.ports['server'], '3001': self.ports['mcp'],
-                                             '3002': self.ports['core']}),
+                                            '3002': self.ports['core']}),
         })
         return env
 
