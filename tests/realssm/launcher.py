@@ -109,17 +109,25 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
         os.makedirs(self.workdir, exist_ok=True)
         with _LIVE_LOCK:
             _LIVE.add(self)
-        try:
-            self._start_services(congo_dir)
-            t_server = time.monotonic()
-            self._start_server()
-            self._wait_ready(first=True)
-            self.timings['server_ready'] = round(time.monotonic() - t_server, 1)
-            self._snapshot = list(self._coll().find({}))
-            self._create_admin()
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(3):
+            try:
+                self._start_services(congo_dir)
+                t_server = time.monotonic()
+                self._start_server()
+                self._wait_ready(first=True)
+                self.timings['server_ready'] = round(time.monotonic() - t_server, 1)
+                self._snapshot = list(self._coll().find({}))
+                self._create_admin()
+                break
+            except RealSSMError as e:
+                # A port chosen free was taken by someone else before it was listened on: choose again.
+                self._stop_processes()
+                if not ('EADDRINUSE' in str(e) or 'did not listen' in str(e)) or attempt == 2:
+                    self.stop()
+                    raise
+            except BaseException:
+                self.stop()
+                raise
         self.timings['start_total'] = round(time.monotonic() - started, 1)
         return self
 
@@ -241,7 +249,7 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
                 current = self._client().get(self.server_url + '/users/current', timeout=15).json()
                 self.api_key = current['data']['settings']['apiKey']
 
-    def stop(self):
+    def _stop_processes(self):
         for name in ('server', 'nginx', 'redis', 'congodb'):
             proc = self._procs.pop(name, None)
             if proc is not None:
@@ -249,6 +257,9 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
         if self._mongo is not None:
             self._mongo.close()
             self._mongo = None
+
+    def stop(self):
+        self._stop_processes()
         if self.instance:
             procs.remove_pidfile(self.instance)
         with _LIVE_LOCK:

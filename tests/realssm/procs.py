@@ -3,6 +3,7 @@ PID (SIGTERM, grace, SIGKILL), and written to a PID file so that a later run kil
 import errno
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,7 +16,16 @@ MARK = 'REALSSM_INSTANCE'
 
 
 def free_port():
-    """A TCP port free on 127.0.0.1 right now (the kernel's choice)."""
+    """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range: a port the kernel picks
+    there can be taken by any outgoing connection (of another server starting beside) before ours listens."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
