@@ -18,8 +18,7 @@ MARK = 'REALSSM_INSTANCE'
 def free_port():
     """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range: a port the kernel picks
     there can be taken by any outgoing connection (of another server starting beside) before ours listens."""
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
+    for port in random.sample(range(20000, 32000), 200):
         with socket.socket() as sock:
             try:
                 sock.bind(('127.0.0.1', port))
