@@ -280,6 +280,7 @@ class ActionModule(ActionBase):
             plaintext = '# The secrets of %s (squirrel.ssm.ssm_registry_export).\n' % os.path.basename(paths[0])
             plaintext += ''.join('%s: %s\n' % (references[key], scalar(entry.fields[key[1]]))
                                  for entry in entries for key in sorted(references) if key[0] == entry.name)
+            plaintext += '' if references else '{}\n'  # still a vars file that -e @ takes
             write_private(paths[1], to_bytes(encrypted(plaintext) + '\n'), args['force'])
         write_private(paths[0], to_bytes(content), args['force'])
         outcome['msg'] = 'wrote %s' % ' and '.join(paths)
