@@ -174,6 +174,43 @@ def write_private(path, data, force):
     os.chmod(path, 0o600)
 
 
+class _Tagged(yaml.SafeLoader):
+    """Reads a file this export wrote without decrypting it: a !vault value becomes ('vault', its text)."""
+
+
+_Tagged.add_constructor('!vault', lambda loader, node: ('vault', loader.construct_scalar(node)))
+_Tagged.add_constructor('!unsafe', lambda loader, node: loader.construct_scalar(node))
+
+
+def previous_ciphertexts(path, header):
+    """{(registry, field): vault text} of the file an earlier export wrote at path, for the values encrypted the
+    way this run would (same header); empty when there is none or it cannot be read."""
+    try:
+        with open(path) as handle:
+            data = yaml.load(handle, Loader=_Tagged)
+    except (IOError, OSError, yaml.YAMLError):
+        return {}
+    found = {}
+    for registry in (data.get('ssm_registries') if isinstance(data, dict) else None) or []:
+        if not isinstance(registry, dict) or not isinstance(registry.get('credentials'), dict):
+            continue
+        for field, value in registry['credentials'].items():
+            if isinstance(value, tuple) and value[1].splitlines()[:1] == [header]:
+                found[(registry.get('name') or registry.get('provider'), field)] = value[1].rstrip('\n')
+    return found
+
+
+def reused(vault, ciphertext, plaintext):
+    """Whether an earlier encrypted value holds exactly this plaintext (then it is kept, so that a new export of
+    unchanged secrets diffs as unchanged: every encryption salts anew)."""
+    if ciphertext is None:
+        return False
+    try:
+        return to_text(vault.decrypt(ciphertext)) == plaintext
+    except AnsibleError:
+        return False
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -254,11 +291,18 @@ class ActionModule(ActionBase):
         check = self._task.check_mode
         references = variable_names(entries)
 
-        def encrypted(plaintext):
+        def encrypted(plaintext, previous=None):
+            if reused(vault, previous, plaintext):
+                return previous
             return to_text(vault.encrypt(plaintext, secret, vault_id=label)).rstrip('\n')
 
+        header = encrypted('header').splitlines()[0]
+        before = previous_ciphertexts(paths[0], header) if args['force'] else {}
+
         def inline(entry, field):
-            return MASKED_VAULT if check else '!vault |\n' + indented(encrypted(entry.fields[field]), 8)
+            if check:
+                return MASKED_VAULT
+            return '!vault |\n' + indented(encrypted(entry.fields[field], before.get((entry.name, field))), 8)
 
         def reference(entry, field):
             return json.dumps('{{ %s }}' % references[(entry.name, field)])
@@ -281,7 +325,13 @@ class ActionModule(ActionBase):
             plaintext += ''.join('%s: %s\n' % (references[key], scalar(entry.fields[key[1]]))
                                  for entry in entries for key in sorted(references) if key[0] == entry.name)
             plaintext += '' if references else '{}\n'  # still a vars file that -e @ takes
-            write_private(paths[1], to_bytes(encrypted(plaintext) + '\n'), args['force'])
+            previous = None
+            if args['force'] and os.path.isfile(paths[1]):
+                with open(paths[1]) as handle:
+                    previous = handle.read().rstrip('\n')
+                if previous.splitlines()[:1] != [header]:
+                    previous = None
+            write_private(paths[1], to_bytes(encrypted(plaintext, previous) + '\n'), args['force'])
         write_private(paths[0], to_bytes(content), args['force'])
         outcome['msg'] = 'wrote %s' % ' and '.join(paths)
         return outcome

@@ -99,8 +99,9 @@ notes:
     code (C(ansible.parsing)), nor should it receive the stored secrets in clear to write them there. SSM is read
     from the controller with the same client, connection options and C(SSM_*) fallbacks as the other modules, so
     the controller needs C(requests).
-  - Vault encryption salts every value anew, so an export run again shows every encrypted value as changed in a
-    diff even when the secret is the same; the clear fields and comments diff as expected.
+  - Vault encryption salts every value anew. So that an export run again with O(force=true) diffs only where SSM
+    changed, an encrypted value of the file it replaces is kept when it holds exactly the same secret, with the same
+    vault id and password (likewise the whole secrets file with O(secrets=file)).
   - SSM returns stored secrets in clear, which is what makes the export possible. Protect the API key accordingly.
 seealso:
   - module: squirrel.ssm.ssm_registry_info
