@@ -50,7 +50,12 @@ class Entry:
         what = PROVIDERS[self.provider].title
         url = self.fields.get('url')
         text = '%s: %s%s' % (self.name, what, ' at %s' % url if url and self.provider != 'gitlab' else '')
-        return text + (' -- %s' % '; '.join(self.notes) if self.notes else '')
+        return one_line(text + (' -- %s' % '; '.join(self.notes) if self.notes else ''))
+
+
+def one_line(text):
+    """Text for a YAML comment: a line break in a stored name or URL would end the comment."""
+    return ' '.join(str(text).split())
 
 
 def skip(name, row, codes, reason):
@@ -125,7 +130,7 @@ def variable_names(entries):
 
 def render(entries, skipped, anonymous, origin, secret_value):
     """The vars file. `secret_value(entry, field)` gives the YAML of one secret (an encrypted block or a reference)."""
-    lines = ['# The container registries of the SSM at %s, as code (squirrel.ssm.ssm_registry_export).' % origin,
+    lines = ['# The container registries of the SSM at %s, as code (squirrel.ssm.ssm_registry_export).' % one_line(origin),
              '# Review, commit, then converge: ansible-playbook squirrel.ssm.configure_registries -e @<this file>',
              '# (with --vault-id or --vault-password-file for the encrypted values). Guide: docs/adopt.md.',
              '---',
@@ -149,13 +154,13 @@ def render(entries, skipped, anonymous, origin, secret_value):
             else:
                 lines.append('      %s: %s' % (field, scalar(value)))
     if anonymous:
-        lines.append('# Built-in registries without credentials (anonymous, nothing to declare): %s'
-                     % ', '.join(anonymous))
+        lines.append(one_line('# Built-in registries without credentials (anonymous, nothing to declare): %s'
+                              % ', '.join(anonymous)))
     if skipped:
         lines.append('# Left out: the collection cannot manage these rows as SSM stores them.')
         for one in skipped:
-            lines.append('# - %s (provider %s):' % (one['name'], one['provider']))
-            lines.extend('#     %s' % part.replace('\n', ' ') for part in one['reason'].split(' | '))
+            lines.append(one_line('# - %s (provider %s):' % (one['name'], one['provider'])))
+            lines.extend('#     %s' % one_line(part) for part in one['reason'].split(' | '))
     return '\n'.join(lines) + '\n'
 
 

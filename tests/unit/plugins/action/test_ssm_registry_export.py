@@ -93,3 +93,11 @@ def test_the_file_is_the_role_input_and_holds_no_secret():
     assert data['ssm_registries_purge'] is False
     assert [r.get('name', r['provider']) for r in data['ssm_registries']] == sorted(every_provider())
     assert '# - hotio (provider hotio):' in text
+
+
+def test_a_line_break_in_a_stored_name_stays_inside_its_comment_and_its_value():
+    rows = {'two\nlines': row('two\nlines', 'custom', GOOD['custom']), 'hotio\nx': row('hotio\nx', 'hotio', auth_set=False)}
+    entries, skipped, anonymous = classify(rows, VERSIONS['0.5'])
+    text = render(entries, skipped, anonymous, 'http://ssm.example:8000', lambda entry, field: '"<%s>"' % field)
+    assert [r['name'] for r in yaml.safe_load(text)['ssm_registries']] == ['two\nlines']
+    assert all(line.startswith(('#', ' ', 'ssm_registries', '---')) for line in text.splitlines())
