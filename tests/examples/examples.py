@@ -16,6 +16,14 @@ MARKER = re.compile(r'^<!--\s*example:\s*not-run\s*\((.+)\)\s*-->\s*$')
 FENCE = re.compile(r'^```(\S*)\s*$')
 
 
+class _Tagged(yaml.SafeLoader):
+    """YAML as Ansible reads it: vault-encrypted (!vault) and !unsafe values are strings here."""
+
+
+_Tagged.add_constructor('!vault', lambda loader, node: loader.construct_scalar(node))
+_Tagged.add_constructor('!unsafe', lambda loader, node: loader.construct_scalar(node))
+
+
 class Block:
     def __init__(self, source, line, lang, text, marker=None):
         self.source, self.line, self.lang, self.text, self.marker = source, line, lang, text, marker
@@ -28,7 +36,7 @@ class Block:
         """play, tasks, vars, ci-job or sh; None when the harness cannot tell (the test fails)."""
         if self.lang == 'sh':
             return 'sh'
-        data = yaml.safe_load(self.text)
+        data = yaml.load(self.text, Loader=_Tagged)
         if isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
             return 'play' if all('hosts' in item for item in data) else 'tasks'
         if isinstance(data, dict):

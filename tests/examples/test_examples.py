@@ -40,7 +40,11 @@ VAULT = {
     'vault_nexus_password': 'nexus-password-example-1',
     'vault_artifactory_token': 'artifactory-token-example-1',
     'vault_gitlab_internal_token': 'gitlab-internal-token-1',
+    'vault_export_password': 'export-vault-password-example-1',
 }
+# The vault password file the examples give ansible-playbook (--vault-password-file vault-pass.txt); the plays get it
+# too, so that a vars file with !vault values (docs/adopt.md) runs as written.
+VAULT_PASSWORD = 'examples-vault-password-1'
 # The files examples read, relative to the playbook.
 GCR_KEY = json.dumps({'type': 'service_account', 'client_email': GOOD['gcr']['clientemail'],
                       'private_key': GOOD['gcr']['privatekey']})
@@ -52,11 +56,13 @@ HARBOR_FILE = '''ssm_registries:
       login: "{{ harbor_login }}"
       password: "{{ lookup('ansible.builtin.env', 'HARBOR_ROBOT_SECRET') }}"
 '''
-FILES = {'sa.json': GCR_KEY, 'files/gcr-service-account.json': GCR_KEY, 'harbor.yml': HARBOR_FILE}
+FILES = {'sa.json': GCR_KEY, 'files/gcr-service-account.json': GCR_KEY, 'harbor.yml': HARBOR_FILE,
+         'vault-pass.txt': VAULT_PASSWORD + '\n'}
 # The environment examples read with lookup('ansible.builtin.env', ...), as a CI job would export it.
 CI_ENV = {'GHCR_TOKEN': 'ghcr-token-from-ci-1', 'GITLAB_REGISTRY_TOKEN': 'gitlab-token-from-ci-1',
           'HARBOR_ROBOT_SECRET': 'harbor-robot-secret-from-ci-1'}
 SECRETS = set(v for k, v in VAULT.items() if k != 'vault_acr_client_id' and not k.startswith('vault_aws_access')) | set(CI_ENV.values())
+SECRETS.add(VAULT_PASSWORD)
 MAKE_TARGETS = set(re.findall(r'^([a-z][\w-]*):', open(os.path.join(ROOT, 'Makefile')).read(), re.M))
 
 BLOCKS = all_blocks()
@@ -101,7 +107,8 @@ def run_play(play, ansible, sandbox, tmp_path, twice=True):
     vault = prepare(tmp_path)
     path = tmp_path / 'example.yml'
     path.write_text(json.dumps(play))
-    command = [os.path.join(BIN, 'ansible-playbook'), str(path), '-e', '@%s' % vault, '--diff']
+    command = [os.path.join(BIN, 'ansible-playbook'), str(path), '-e', '@%s' % vault, '--diff',
+               '--vault-password-file', str(tmp_path / 'vault-pass.txt')]
     rc, output = run(command, ansible, sandbox, tmp_path)
     assert rc == 0 and recap(output)['failed'] == 0, output[-4000:]
     if not twice:
@@ -166,7 +173,7 @@ def test_example(block, ansible, sandbox, tmp_path):
     kind = block.kind()
     assert kind, '%s: a block the harness cannot run: make it a play, a task list, a vars file, a CI job or ' \
         'shell, or mark it <!-- example: not-run (why) -->' % block.id
-    vault_names = set(re.findall(r'\b(vault_\w+)', block.text))
+    vault_names = set(re.findall(r'\b(vault_\w+)\b(?!:)', block.text))  # a key (vault_password:) is no variable
     assert vault_names <= set(VAULT), 'give %s a value in VAULT' % sorted(vault_names - set(VAULT))
     if kind == 'play':
         run_play(yaml.safe_load(fill(block.text, sandbox)), ansible, sandbox, tmp_path)
@@ -179,7 +186,7 @@ def test_example(block, ansible, sandbox, tmp_path):
         vars_file.write_text(fill(block.text, sandbox))
         vault = prepare(tmp_path)
         command = [os.path.join(BIN, 'ansible-playbook'), 'squirrel.ssm.configure_registries', '-e', '@%s' % vault,
-                   '-e', '@%s' % vars_file]
+                   '-e', '@%s' % vars_file, '--vault-password-file', str(tmp_path / 'vault-pass.txt')]
         rc, output = run(command, ansible, sandbox, tmp_path)
         assert rc == 0 and recap(output)['failed'] == 0, output[-4000:]
     elif kind == 'ci-job':
