@@ -146,7 +146,7 @@ def snapshot(tmp):
         raise Failure('no installed collection at %s: run `make bench` (it builds and installs it first)' % source)
     target = os.path.join(tmp, 'collections')
     shutil.copytree(source, os.path.join(target, 'ansible_collections', 'squirrel', 'ssm'))
-    SNAPSHOT.append(target)
+    SNAPSHOT[:] = [target]
 
 
 def collections_path():
@@ -529,18 +529,18 @@ def report(samples, elapsed, rtt, info):
     return '\n'.join(lines)
 
 
-def write_doc(table):
+def write_doc(table, start=START, end=END):
     if os.path.exists(DOC):
         with open(DOC, encoding='utf-8') as fh:
             text = fh.read()
     else:
-        text = '# Performance\n\n%s\n%s\n' % (START, END)
-    if START not in text or END not in text:
-        text = text.rstrip('\n') + '\n\n%s\n%s\n' % (START, END)
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
+        text = '# Performance\n\n%s\n%s\n' % (start, end)
+    if start not in text or end not in text:
+        text = text.rstrip('\n') + '\n\n%s\n%s\n' % (start, end)
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
     with open(DOC, 'w', encoding='utf-8') as fh:
-        fh.write('%s%s\n%s\n%s%s' % (head, START, table, END, tail))
+        fh.write('%s%s\n%s\n%s%s' % (head, start, table, end, tail))
 
 
 RAW = os.path.join(ROOT, 'build', 'bench', 'results.json')
@@ -571,6 +571,20 @@ def load(path):
 
 
 def main():
+    """BENCH_ONLY=single runs this benchmark alone, BENCH_ONLY=fleet the fleet benchmark (benchmarks/fleet.py) alone;
+    by default both, this one first."""
+    only = os.environ.get('BENCH_ONLY', '')
+    if only not in ('', 'single', 'fleet'):
+        print('BENCH_ONLY must be single or fleet, not %r' % only, file=sys.stderr)
+        return 2
+    status = 0 if only == 'fleet' else main_single()
+    if only != 'single' and status == 0:
+        import fleet  # noqa: E402  (benchmarks/fleet.py, next to this file)
+        status = fleet.main()
+    return status
+
+
+def main_single():
     if os.environ.get('BENCH_REPORT'):
         samples, elapsed, rtt, info = load(os.environ['BENCH_REPORT'])
     else:
