@@ -588,13 +588,17 @@ def load(path):
 
 def main():
     """BENCH_ONLY=single runs this benchmark alone, BENCH_ONLY=fleet the fleet benchmark (benchmarks/fleet.py) alone;
-    by default both, this one first."""
+    by default both, this one first. BENCH_REPORT (BENCH_FLEET_REPORT) alone renders that part alone."""
     only = os.environ.get('BENCH_ONLY', '')
     if only not in ('', 'single', 'fleet'):
         print('BENCH_ONLY must be single or fleet, not %r' % only, file=sys.stderr)
         return 2
-    status = 0 if only == 'fleet' else main_single()
-    if only != 'single' and status == 0:
+    single = only == 'single' or (not only and not (os.environ.get('BENCH_FLEET_REPORT') and
+                                                    not os.environ.get('BENCH_REPORT')))
+    fleet_too = only == 'fleet' or (not only and not (os.environ.get('BENCH_REPORT') and
+                                                      not os.environ.get('BENCH_FLEET_REPORT')))
+    status = main_single() if single else 0
+    if fleet_too and status == 0:
         import fleet  # noqa: E402  (benchmarks/fleet.py, next to this file)
         status = fleet.main()
     return status

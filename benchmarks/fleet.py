@@ -16,7 +16,7 @@ task without the role, and the role under `strategy: free` and with pipelining.
 Every run also records the CPU time (user + system) of the ansible-playbook command and all its processes.
 
 Environment: BENCH_FLEET_SERVERS (1,10,50), BENCH_FLEET_FORKS (1,10,50), BENCH_FLEET_RUNS (3 of each run per
-cell), BENCH_FLEET_CELL_BUDGET (60 seconds: a cell stops after the round its runs added up to more than this),
+cell), BENCH_FLEET_CELL_BUDGET (120 seconds: a cell stops after the round its runs added up to more than this),
 BENCH_FLEET_PROBES=0 (no probes), BENCH_NO_DOC=1. Raw samples go to build/bench/fleet.json;
 BENCH_FLEET_REPORT=build/bench/fleet.json renders them again without running.
 """
@@ -44,7 +44,7 @@ REGISTRIES = 20
 SERVERS = [int(n) for n in os.environ.get('BENCH_FLEET_SERVERS', '1,10,50').split(',') if n.strip()]
 FORKS = [int(n) for n in os.environ.get('BENCH_FLEET_FORKS', '1,10,50').split(',') if n.strip()]
 RUNS = int(os.environ.get('BENCH_FLEET_RUNS', '3'))
-CELL_BUDGET = float(os.environ.get('BENCH_FLEET_CELL_BUDGET', '60'))
+CELL_BUDGET = float(os.environ.get('BENCH_FLEET_CELL_BUDGET', '120'))
 PROBES_ON = os.environ.get('BENCH_FLEET_PROBES', '1') != '0'
 RAW = os.path.join(ROOT, 'build', 'bench', 'fleet.json')
 API = '/api/container-registries'
@@ -296,18 +296,29 @@ def requests_cell(runs, phase):
     return '%s per server (%d in all) %s' % (describe(merged), total, '✓' if requests_ok(runs, phase) else '✗')
 
 
-def verdicts(samples, probes):
+def fewest_servers_runs(samples, phase):
+    """The unchanged (or first) runs of the smallest S at every forks >= S: alike, as Ansible starts one worker per
+    host at most, so they are pooled."""
+    small = min(SERVERS)
+    return [x for f in FORKS if f >= small for x in samples.get((small, f, phase), [])]
+
+
+def verdicts(samples, info):
     out = []
     big, small = max(SERVERS), min(SERVERS)
     enough = [f for f in FORKS if f >= big]
-    if enough and big > small:
+    one_runs = fewest_servers_runs(samples, 'unchanged')
+    fleet_runs = samples.get((big, min(enough), 'unchanged')) if enough else None
+    if fleet_runs and one_runs and big > small:
         forks = min(enough)
-        fleet_runs, one_runs = samples.get((big, forks, 'unchanged')), samples.get((small, forks, 'unchanged'))
-        if fleet_runs and one_runs:
-            ratio = median(fleet_runs) / median(one_runs)
-            out.append((ratio <= 2, 'with forks >= S, an unchanged run of %d servers takes at most 2x the time of %d '
-                        'server: S = %d, forks %d: %.2f s / S = %d, forks %d: %.2f s = **%.1fx**'
-                        % (big, small, big, forks, median(fleet_runs), small, forks, median(one_runs), ratio)))
+        ratio = median(fleet_runs) / median(one_runs)
+        cpus = info.get('nproc') or 1
+        out.append((ratio <= 2, 'with forks >= S, an unchanged run of %d servers takes at most 2x the time of %d: '
+                    'S = %d, forks %d: %.2f s / S = %d (every forks, %d runs): %.2f s = **%.1fx**. That run takes '
+                    '%.1f s of CPU time: on %d CPU(s) no less than %.1f s of wall time, %.1fx the time of S = %d'
+                    % (big, small, big, forks, median(fleet_runs), small, len(one_runs), median(one_runs), ratio,
+                       median(fleet_runs, 'cpu'), cpus, median(fleet_runs, 'cpu') / cpus,
+                       median(fleet_runs, 'cpu') / cpus / median(one_runs), small)))
     unchanged = [(s, f) for s, f in cells() if samples.get((s, f, 'unchanged'))]
     wrong = ['S=%d forks=%d' % (s, f) for s, f in unchanged if not requests_ok(samples[(s, f, 'unchanged')], 'unchanged')]
     out.append((bool(unchanged) and not wrong, 'exactly one request per server when nothing changes: %s'
@@ -348,11 +359,60 @@ def report(samples, probes, elapsed, info):
     lines += ['', 'Forks above S (shown "= S") change nothing: Ansible starts at most one worker per host. Runs per '
               'cell: %d of each, fewer once a cell\'s runs add up to more than %.0f s.' % (RUNS, CELL_BUDGET), '',
               '### Targets', '']
-    for met, text in verdicts(samples, probes):
+    for met, text in verdicts(samples, info):
         lines.append('- %s %s' % ({True: '**MET**', False: '**NOT MET**'}[met], text))
     if probes:
         lines += probe_table(probes)
+    lines += derived(samples, probes, info)
     return '\n'.join(lines)
+
+
+def derived(samples, probes, info):
+    """Where the time goes, from differences of medians."""
+    big, small = max(SERVERS), min(SERVERS)
+    lines = []
+    if big == small:
+        return lines
+    one = fewest_servers_runs(samples, 'unchanged')
+    top = max(FORKS)
+    for forks in FORKS:
+        runs = samples.get((big, forks, 'unchanged'))
+        if runs and one:
+            lines.append('- unchanged, forks %d: each further server adds **%.0f ms** of wall time and **%.0f ms** of '
+                         'CPU time (S = %d to %d)' % (forks, 1000 * (median(runs) - median(one)) / (big - small),
+                                                     1000 * (median(runs, 'cpu') - median(one, 'cpu')) / (big - small),
+                                                     small, big))
+    first_one, first_big = fewest_servers_runs(samples, 'first'), samples.get((big, top, 'first'))
+    unchanged_big = samples.get((big, top, 'unchanged'))
+    if first_one and first_big and unchanged_big:
+        per_server = (median(first_big, 'cpu') - median(first_one, 'cpu')) / (big - small)
+        writes = (median(first_big, 'cpu') - median(unchanged_big, 'cpu')) / big
+        lines.append('- first run, forks %d: each further server adds **%.0f ms** of CPU time, of which %.0f ms more '
+                     'than unchanged: its %d requests beyond the GET'
+                     % (top, 1000 * per_server, 1000 * writes, sum(expected_requests('first').values()) - 1))
+
+    def slope(key):
+        low, high = probes.get((small, key)), probes.get((big, key))
+        return (median(high, 'cpu') - median(low, 'cpu')) / (big - small) if low and high else None
+
+    steps = [('ping', None, 'one module run of Ansible itself (`ping`: the worker, the module sent and started in a new '
+                            'Python, its result read back)'),
+             ('info', 'ping', "`ssm_registry_info` on top of that (the collection's imports, `requests` among them, "
+                              'and one GET)'),
+             ('list', 'info', '`ssm_registry` with 20 registries instead (their validation and comparison)'),
+             ('role', 'list', "the role on top of that (its argument-spec validation and its assert, two tasks that "
+                              'run in the controller)'),
+             ('free', 'role', '`strategy: free` instead of linear'),
+             ('pipe', 'role', 'pipelining on')]
+    for key, base, text in steps:
+        if slope(key) is not None and (base is None or slope(base) is not None):
+            value = slope(key) - (slope(base) if base else 0)
+            lines.append('- CPU time per server: %s: **%+.0f ms**' % (text, 1000 * value) if base else
+                         '- CPU time per server: %s: **%.0f ms**' % (text, 1000 * value))
+    if lines:
+        lines = ['', '### Where the time goes (derived from the medians above)', ''] + lines + [
+            '- (differences of medians: one smaller than the spread of the runs is noise)']
+    return lines
 
 
 def cpu_cell(runs):
