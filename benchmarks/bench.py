@@ -529,8 +529,9 @@ def report(samples, elapsed, rtt, info):
     lines += ['', "Expected requests: (a) and (a') 1 GET + one write per change, + %d writes (a short-lived registry "
               'created and deleted, so that SSM v0.5 loads the new credentials) when a built-in was written; (b) one '
               'GET per registry + one write per change, + %d per built-in written; (c0) no GET, a POST per registry '
-              'on every run + a PUT per custom registry the first run creates (its POST answered 404); (c) 1 GET + one write per change; `ssm_registry_info` 1 GET; empty '
-              "play none. (a') and the references run on the converged set only. Runs per cell: %d first, %d second, "
+              'on every run + a PUT per custom registry the first run creates (its POST answered 404); (c) 1 GET + '
+              'one write per change; `ssm_registry_info` 1 GET; empty play none.'
+              " (a') and the references run on the converged set only. Runs per cell: %d first, %d second, "
               'fewer for a cell of more than two module runs (tasks and loop items, about a second each) once its runs '
               'add up to more than %.0f s; a cell whose one run would take more than %d module runs is not run. The '
               'references run at N = %d only.'

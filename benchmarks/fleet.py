@@ -378,10 +378,10 @@ def derived(samples, probes, info):
     for forks in FORKS:
         runs = samples.get((big, forks, 'unchanged'))
         if runs and one:
+            wall = (median(runs) - median(one)) / (big - small)
+            cpu = (median(runs, 'cpu') - median(one, 'cpu')) / (big - small)
             lines.append('- unchanged, forks %d: each further server adds **%.0f ms** of wall time and **%.0f ms** of '
-                         'CPU time (S = %d to %d)' % (forks, 1000 * (median(runs) - median(one)) / (big - small),
-                                                     1000 * (median(runs, 'cpu') - median(one, 'cpu')) / (big - small),
-                                                     small, big))
+                         'CPU time (S = %d to %d)' % (forks, 1000 * wall, 1000 * cpu, small, big))
     first_one, first_big = fewest_servers_runs(samples, 'first'), samples.get((big, top, 'first'))
     unchanged_big = samples.get((big, top, 'unchanged'))
     if first_one and first_big and unchanged_big:
