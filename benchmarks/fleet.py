@@ -72,9 +72,11 @@ class Failure(Exception):
 class Fleet:
     """S sandbox processes, each its own SSM with its own API key, started in parallel."""
 
-    def __init__(self, count, tmp):
+    def __init__(self):
         self.servers, self.procs = [], []
         self.session = requests.Session()
+
+    def start(self, count, tmp):
         for i in range(1, count + 1):
             url_file = os.path.join(tmp, 'url-%02d' % i)
             key = 'fleet-key-%02d-7e1a' % i
@@ -208,10 +210,10 @@ def bench_fleet():
     tmp = tempfile.mkdtemp(prefix='squirrel-ssm-fleet-')
     items = bench.registries(REGISTRIES)
     started = time.perf_counter()
-    fleet = None
+    fleet = Fleet()
     try:
         bench.snapshot(tmp)
-        fleet = Fleet(max(SERVERS), tmp)
+        fleet.start(max(SERVERS), tmp)
         print('started %d SSM sandboxes in %.1f s' % (max(SERVERS), time.perf_counter() - started), flush=True)
         inventories = dict((s, write_inventory(os.path.join(tmp, 'inventory-%d' % s), fleet.servers[:s], items))
                            for s in SERVERS)
@@ -258,8 +260,7 @@ def bench_fleet():
                         print('probe %d/%d S=%-3d forks=%-3d %-45s %7.2f s  cpu %6.2f s'
                               % (r + 1, RUNS, s, forks, label, seconds, cpu), flush=True)
     finally:
-        if fleet is not None:
-            fleet.stop()
+        fleet.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return samples, probes, time.perf_counter() - started
 
@@ -436,7 +437,7 @@ def probe_table(probes):
             cells_ += [timing(runs), cpu_cell(runs)]
         slope = '–'
         if len(sizes) > 1 and row[0] and row[-1]:
-            slope = '%.0f ms' % (1000 * (median(row[-1], 'cpu') - median(row[0], 'cpu')) / (sizes[-1] - sizes[0]))
+            slope = '%d ms' % round(1000 * (median(row[-1], 'cpu') - median(row[0], 'cpu')) / (sizes[-1] - sizes[0]))
         lines.append('| %s | %s | %s |' % (label, ' | '.join(cells_), slope))
     return lines
 
