@@ -20,6 +20,9 @@ It exits non-zero only when a playbook fails or converges to a wrong state (then
 Environment: BENCH_SIZES (default 1,10,100), BENCH_FIRST_RUNS (3), BENCH_SECOND_RUNS (5), BENCH_CELL_BUDGET
 (20 seconds), BENCH_MAX_TASK_RUNS (150), BENCH_NO_DOC=1 (leave docs/performance.md alone). The raw samples
 go to build/bench/results.json; BENCH_REPORT=build/bench/results.json renders them again without running.
+
+`make bench` then runs the fleet benchmark, benchmarks/fleet.py (its own settings are there). BENCH_ONLY=single
+runs this one alone, BENCH_ONLY=fleet the fleet alone.
 """
 import datetime
 import json
