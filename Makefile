@@ -73,7 +73,8 @@ conformance: setup build
 lint: setup build
 	$(BIN)/python tools/lint.py $(CHECKS)
 
-# The benchmark of the performance targets of docs/performance.md (a benchmark, not a test): writes its table into docs/performance.md.
+# The benchmarks of the performance targets of docs/performance.md (benchmarks, not tests): one SSM, then a fleet of
+# SSM servers; each writes its table into docs/performance.md. BENCH_ONLY=single or BENCH_ONLY=fleet runs one of them.
 bench: setup build
 	$(BIN)/python benchmarks/bench.py
 
