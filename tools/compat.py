@@ -15,6 +15,8 @@ ansible-galaxy into build/compat/X.Y/collections, then, against the SSM sandbox:
   check mode   the README's main example (module_defaults + include_role) with --check: reports changes,
                writes nothing
   defaults     the same play for real: converges through module_defaults, then a second run changes nothing
+  export       squirrel.ssm.export_registries of what that play stored (the action plugin, on this version's vault),
+               then squirrel.ssm.configure_registries from the file: changed=0 and nothing written
 
 COMPAT_TIMES=1 prints the time of every command. A version PyPI does not serve, or whose controller Python this machine lacks, is skipped with a line saying so.
 """
@@ -206,6 +208,29 @@ def check_version(core, bin_dir, sandbox):
         say(out[-3000:])
         raise Failed('module_defaults play: the second run changed something: %s' % recap(out))
     say('  module_defaults + include_role: %s, then %s' % (first, recap(out)))
+
+    # Adopt: export what SSM now stores (secrets vault-encrypted by this version's VaultLib), converge from it.
+    exported = os.path.join(COMPAT, core, 'exported.yml')
+    password_file = os.path.join(COMPAT, core, 'vault-pass.txt')
+    with open(password_file, 'w') as f:
+        f.write('compat-vault-password\n')
+    if os.path.exists(exported):
+        os.remove(exported)
+    env = environ(bin_dir, collections, SSM_URL=sandbox.url, SSM_API_KEY=API_KEY)
+    vault = ['--vault-password-file', password_file]
+    out = run([os.path.join(bin_dir, 'ansible-playbook'), 'squirrel.ssm.export_registries',
+               '-e', 'ssm_export_path=%s' % exported] + vault, env=env).stdout
+    if recap(out).get('failed') or not os.path.exists(exported) or '$ANSIBLE_VAULT' not in open(exported).read():
+        say(out[-3000:])
+        raise Failed('export: no vault-encrypted file written: %s' % recap(out))
+    sandbox.clear_requests()
+    out = run([os.path.join(bin_dir, 'ansible-playbook'), 'squirrel.ssm.configure_registries',
+               '-e', '@%s' % exported] + vault, env=env).stdout
+    if recap(out).get('changed') != 0 or sandbox.writes():
+        say(out[-3000:])
+        raise Failed('export: converging from the exported file changed something: %s, %d write(s)'
+                     % (recap(out), len(sandbox.writes())))
+    say('  export, then converge from it: %s, 0 writes' % recap(out))
 
 
 def one(core, jobs):
