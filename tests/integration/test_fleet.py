@@ -14,6 +14,7 @@ import yaml
 from ansible.constants import DEFAULT_VAULT_ID_MATCH
 from ansible.parsing.vault import VaultLib, VaultSecret
 
+from tests.examples.examples import ROOT, doc_blocks
 from tests.integration.conftest import BIN, assert_no_secret, own_writes
 from tests.sandbox.ssm_sandbox import CUSTOM_SCHEME, REGISTRY_PROVIDERS, Sandbox
 
@@ -264,3 +265,69 @@ def test_check_registries_reports_per_server(fleet, tmp_path):
     rc, output = fleet.run('squirrel.ssm.check_registries', '-e', 'check_registries_report=%s' % (tmp_path / 'one.json'))
     assert rc != 0 and 'give check_registries_report_dir instead' in output, output[-3000:]
     assert all(not list(sandbox.requests) for sandbox in fleet.sandboxes.values())
+
+
+def test_the_layout_of_docs_fleet_md_works_as_written(tmp_path, collections):
+    """docs/fleet.md's inventory files, its commands and its own play, as written there, against two sandboxes;
+    only the addresses are those of the sandboxes, and a vault password file stands for the prompt."""
+    blocks = doc_blocks(os.path.join(ROOT, 'docs', 'fleet.md'))
+    files = dict((b.text.split('\n', 1)[0][2:].split(',', 1)[0], b.text) for b in blocks
+                 if b.lang == 'yaml' and b.text.startswith('# inventory/'))
+    assert sorted(files) == ['inventory/group_vars/ssm_servers/vars.yml', 'inventory/group_vars/ssm_servers/vault.yml',
+                             'inventory/host_vars/ssm-lyon/vars.yml', 'inventory/host_vars/ssm-lyon/vault.yml',
+                             'inventory/host_vars/ssm-paris/vars.yml', 'inventory/host_vars/ssm-paris/vault.yml',
+                             'inventory/hosts.yml']
+    keys = dict((host, yaml.safe_load(files['inventory/host_vars/%s/vault.yml' % host])['ssm_api_key'])
+                for host in ('ssm-paris', 'ssm-lyon'))
+    sandboxes = dict((host, Sandbox(api_key=key).start()) for host, key in keys.items())
+    try:
+        urls = {'http://ssm.example:8000': sandboxes['ssm-paris'].url, 'https://ssm.internal': sandboxes['ssm-lyon'].url}
+        secrets = {VAULT_PASSWORD}
+        for name, text in files.items():
+            for placeholder, url in urls.items():
+                text = text.replace(placeholder, url)
+            if name.endswith('/vault.yml'):
+                secrets.update(str(v) for v in yaml.safe_load(text).values())
+                text = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(VAULT_PASSWORD.encode()))]).encrypt(text).decode()
+            write(tmp_path / name, text)
+        write(tmp_path / 'vault-password', VAULT_PASSWORD + '\n')
+        play = [b for b in blocks if b.lang == 'yaml' and not b.text.startswith('# inventory/')]
+        assert len(play) == 1 and play[0].kind() == 'play'
+        write(tmp_path / 'own.yml', play[0].text)
+        commands = [line for b in blocks if b.lang == 'sh' for line in b.text.splitlines() if line.strip()]
+        commands.append('ansible-playbook own.yml -i inventory --ask-vault-pass')
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR='1',
+                   PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+        for key in list(env):
+            if key.startswith('SSM_'):
+                del env[key]
+
+        def run(command):
+            command = command.replace('--ask-vault-pass', '--vault-password-file vault-password')
+            proc = subprocess.run(command, shell=True, cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                                  check=False)
+            assert_no_secret(proc.stdout + proc.stderr, secrets)
+            assert proc.returncode == 0, command + '\n' + (proc.stdout + proc.stderr)[-4000:]
+            return proc.stdout
+
+        assert len(commands) == 3 and 'configure_registries' in commands[0]
+        run(commands[0])
+        paris, lyon = sandboxes['ssm-paris'].rows, sandboxes['ssm-lyon'].rows
+        assert sorted(n for n, r in paris.items() if r['authSet']) == ['ghcr', 'gitlab', 'harbor']
+        assert sorted(n for n, r in lyon.items() if r['authSet']) == ['ghcr', 'gitlab', 'quay'] and 'harbor' not in lyon
+        assert paris['ghcr']['auth']['username'] == 'octocat' and lyon['ghcr']['auth']['username'] == 'lyon-bot'
+        for command in commands:
+            for sandbox in sandboxes.values():
+                sandbox.clear_requests()
+            output = run(command)
+            if 'check_registries' in command:  # it writes its reports, and nothing to SSM
+                assert all(own_writes(sandbox) == [] for sandbox in sandboxes.values()), command
+                continue
+            assert re.search(r'ssm-paris\s+: ok=\d+\s+changed=0 ', output) and \
+                re.search(r'ssm-lyon\s+: ok=\d+\s+changed=0 ', output), output[-3000:]
+            assert all(own_writes(sandbox) == [] for sandbox in sandboxes.values()), command
+        for host in sandboxes:
+            assert json.loads((tmp_path / 'reports' / (host + '.json')).read_text())['failed'] is False
+    finally:
+        for sandbox in sandboxes.values():
+            sandbox.stop()
