@@ -153,3 +153,31 @@ def test_a_credential_without_key_or_login_is_named(sandbox, tmp_path, collectio
     rc, _changed, output = configure(inject({'ssm_url': sandbox.url}, tmp_path), tmp_path, collections)
     assert rc != 0 and 'ssm_api_key (SSM_API_KEY) is empty' in output, output[-3000:]
     assert own_writes(sandbox) == []
+
+
+def test_the_project_of_docs_awx_md_runs_with_the_injected_environment(sandbox, tmp_path, collections):
+    """The job template's project as docs/awx.md lays it out: its playbook as written there, the registries beside
+    it, AWX's Demo Inventory, the connection only from the credential's environment."""
+    from tests.examples.examples import doc_blocks
+    plays = [b.text for b in doc_blocks(os.path.join(ROOT, 'docs', 'awx.md'))
+             if b.text.startswith('# configure_registries.yml')]
+    assert len(plays) == 1
+    project = tmp_path / 'project'
+    project.mkdir()
+    (project / 'configure_registries.yml').write_text(plays[0])
+    (project / 'registries.yml').write_text(yaml.safe_dump({'ssm_registries': REGISTRIES}))
+    # AWX's Demo Inventory: one host, localhost, with a local connection.
+    (tmp_path / 'inventory.yml').write_text(yaml.safe_dump({'all': {'hosts': {'localhost': {
+        'ansible_connection': 'local'}}}}))
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith('SSM_'))
+    env.update(inject({'ssm_url': sandbox.url, 'ssm_api_key': API_KEY}, tmp_path), ANSIBLE_COLLECTIONS_PATH=collections,
+               ANSIBLE_NOCOLOR='1', PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+    for expected_changed in ('1', '0'):
+        proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), 'configure_registries.yml', '-i',
+                               str(tmp_path / 'inventory.yml')], cwd=str(project),
+                              env=env, capture_output=True, text=True, check=False)
+        output = proc.stdout + proc.stderr
+        assert_no_secret(output, {API_KEY, 'awx-ghcr-token-6'})
+        assert proc.returncode == 0 and re.search(r'^localhost\s+:.*changed=%s ' % expected_changed, output, re.M), \
+            output[-3000:]
+    assert sandbox.rows['ghcr']['auth']['token'] == 'awx-ghcr-token-6'
