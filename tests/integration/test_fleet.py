@@ -331,3 +331,34 @@ def test_the_layout_of_docs_fleet_md_works_as_written(tmp_path, collections):
     finally:
         for sandbox in sandboxes.values():
             sandbox.stop()
+
+
+def role(**role_vars):
+    return {'ansible.builtin.include_role': {'name': 'squirrel.ssm.registries'}, 'vars': role_vars}
+
+
+def test_the_merge_rules_of_the_role(ansible, sandbox):
+    shared = [{'provider': 'ghcr', 'credentials': {'username': 'shared', 'token': 'merge-shared-ghcr-1'}},
+              {'provider': 'gitlab', 'credentials': {'token': 'merge-shared-gitlab-2'}}]
+    # A built-in named explicitly matches the shared entry named after its provider; reset drops a shared one.
+    own = [{'provider': 'ghcr', 'name': 'ghcr', 'credentials': {'username': 'own', 'token': 'merge-own-ghcr-3'}},
+           {'provider': 'gitlab', 'state': 'reset'}]
+    run = ansible.play(role(ssm_registries=shared, ssm_registries_host=own, ssm_registries_purge=True))
+    assert not run[0].get('failed'), run.output[-3000:]
+    assert sandbox.rows['ghcr']['auth'] == {'username': 'own', 'token': 'merge-own-ghcr-3'}
+    assert not sandbox.rows['gitlab']['authSet']
+
+    # A name twice in one list is still the module's error, naming the item; nothing is written.
+    sandbox.clear_requests()
+    twice = ansible.play(role(ssm_registries=shared, ssm_registries_host=[own[0], own[0]]))
+    assert twice.rc != 0 and 'the registry ghcr is already given as registries[' in twice.output, twice.output[-3000:]
+    assert own_writes(sandbox) == []
+
+    # The purge guard looks at the merged list: a per-server list alone is enough, nothing at all is refused.
+    alone = ansible.play(role(ssm_registries=[], ssm_registries_host=[own[0]], ssm_registries_purge=True))
+    assert not alone[0].get('failed'), alone.output[-3000:]
+    sandbox.clear_requests()
+    empty = ansible.play(role(ssm_registries=[], ssm_registries_host=[], ssm_registries_purge=True))
+    assert empty.rc != 0 and 'ssm_registries (merged with ssm_registries_host) is empty' in empty.output, \
+        empty.output[-3000:]
+    assert list(sandbox.requests) == []
