@@ -70,8 +70,9 @@ def write(path, text):
 class Fleet:
     def __init__(self, tmp_path, collections):
         self.tmp_path, self.collections = tmp_path, collections
-        self.sandboxes = {}
-        self.secrets = set(SHARED_SECRETS.values()) | set(OVERRIDE_SECRETS.values()) | {PASSWORD, VAULT_PASSWORD}
+        self.sandboxes, self.down_url = {}, None
+        self.secrets = set(SHARED_SECRETS.values()) | set(OVERRIDE_SECRETS.values()) | {PASSWORD, VAULT_PASSWORD,
+                                                                                        'legacy-secret-value'}
 
     def start(self):
         def one(host):
