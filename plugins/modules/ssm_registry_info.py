@@ -94,6 +94,13 @@ EXAMPLES = r'''
     ssm.registries | map(attribute='problems') | flatten
     | selectattr('severity', 'equalto', 'error') | list | length > 0
 
+- name: Test the stored credentials; fail on any that a registry refuses or where none can be reached
+  squirrel.ssm.ssm_registry_info:
+    verify_credentials: true
+  register: ssm_check
+  failed_when: >-
+    ssm_check.registries | selectattr('verify_status', 'in', ['rejected', 'unreachable']) | list | length > 0
+
 - name: Custom registries only
   squirrel.ssm.ssm_registry_info:
     provider: custom
@@ -183,7 +190,8 @@ registries:
         - V(not_verifiable) credentials are stored but this check cannot judge them: C(acr), whose login server
           SSM does not store, or a missing Python library (C(not_verifiable)).
         - V(not_checked) there is nothing to check: no credentials in use, or a provider SSM no longer knows.
-        - A CI gate fails on V(rejected) and V(unreachable); see EXAMPLES.
+        - A CI gate fails on V(rejected) and V(unreachable); see EXAMPLES, and the README's I(Fail the job on a bad
+          credential), which names each failing registry.
       type: str
       returned: when O(verify_credentials) is true
       choices: [accepted, rejected, unreachable, anonymous_only, not_verifiable, not_checked]
