@@ -67,7 +67,9 @@ options:
     description:
       - Before anything is written, log in to each registry with the credentials about to be stored, with the
         registry's own protocol (the C(docker login) flow; boto3 for C(ecr); Basic or azure-identity for C(acr)).
-      - Rejected credentials fail the task and nothing is written. An anonymous token is never taken as proof.
+      - Rejected credentials, and a registry that cannot be reached, fail the task and nothing is written; the
+        message begins with C(credentials rejected) or C(registry unreachable), and RV(verify_status) says which.
+        An anonymous token is never taken as proof.
       - Check mode verifies too. C(ecr) needs C(boto3); C(acr) with O(acr_tenant_id) needs C(azure-identity).
       - Credentials that cannot be checked also fail the task before anything is written, naming what is missing
         (C(acr) without O(acr_login_server); a registry that is open to anonymous access), unless
@@ -77,7 +79,8 @@ options:
   allow_unverified:
     description:
       - With O(verify_credentials), store credentials that cannot be checked instead of failing; their
-        RV(verified) is V(null) and RV(verify_msg) says why. Credentials the registry rejects always fail.
+        RV(verified) is V(null) and RV(verify_msg) says why. Credentials the registry rejects, and a registry that
+        cannot be reached, always fail.
     type: bool
     default: false
   registry_url:
