@@ -187,9 +187,9 @@ registries:
           address (C(registry_unreachable)).
         - V(anonymous_only) the registry answers without credentials, so they could not be checked
           (C(anonymous_only)).
-        - V(not_verifiable) credentials are stored but this check cannot judge them: C(acr), whose login server
-          SSM does not store, or a missing Python library (C(not_verifiable)).
-        - V(not_checked) there is nothing to check: no credentials in use, or a provider SSM no longer knows.
+        - V(not_verifiable) credentials are stored but this check cannot judge them, as for C(acr) (whose login
+          server SSM does not store) or when a Python library is missing (C(not_verifiable)).
+        - V(not_checked) there is nothing to check, with no credentials in use or a provider SSM no longer knows.
         - A CI gate fails on V(rejected) and V(unreachable); see EXAMPLES, and the README's I(Fail the job on a bad
           credential), which names each failing registry.
       type: str
