@@ -126,17 +126,9 @@ class _Unreachable(Exception):
     """Raised by the HTTP helpers when an address cannot be reached; `what` (registry, token server, ACR login
     server, Azure AD, AWS ECR endpoint) decides what the hint names."""
 
-    def __init__(self, what, address, reason):
-        super().__init__("cannot reach %s %s (%s)" % (what, address, reason))
+    def __init__(self, what, address, reason, message=None):
+        super().__init__(message or "cannot reach %s %s (%s)" % (what, address, reason))
         self.what = what
-
-
-class _NotARegistry(_Unreachable):
-    """The address answers, but not as a container registry: no registry was reached there."""
-
-    def __init__(self, message):  # pylint: disable=super-init-not-called
-        Exception.__init__(self, message)
-        self.what = "registry"
 
 
 class _Incomplete(Exception):
@@ -388,8 +380,10 @@ def _docker_login(http, registry, user, authorization, provider):
         return CheckResult(ANONYMOUS_ONLY, "registry %s is open (/v2/ answered 200 without credentials): nothing "
                                            "to check" % (host,))
     if resp.status_code != 401:
-        raise _NotARegistry("registry %s answered %s to /v2/: %s does not look like a container "
-                            "registry" % (host, resp.status_code, registry))
+        # An address that answers, but not as a registry: no registry was reached there.
+        message = "registry %s answered %s to /v2/: %s does not look like a container registry" % (
+            host, resp.status_code, registry)
+        raise _Unreachable("registry", host, resp.status_code, message)
     challenges = parse_www_authenticate(resp.headers.get("WWW-Authenticate", ""))
     # Same preference as docker: the token flow when offered, else Basic.
     bearer = challenges.get("bearer")

@@ -69,28 +69,24 @@ BLOCKS = all_blocks()
 
 
 class Server:
-    """The SSM an example runs against, as its user knows it: its address, the API key (a vault's
-    vault_ssm_api_key, a CI job's SSM_API_KEY) or, for an SSM that refuses keys (v0.1), a login; `rows`
-    reads what it stores."""
+    """The SSM an example runs against, as its user knows it: its address and API key (a vault's
+    vault_ssm_api_key, a CI job's SSM_API_KEY); `rows` reads what it stores. For an SSM that refuses API keys
+    (v0.1), `login_only` exports SSM_USERNAME and SSM_PASSWORD instead: the collection logs in with them even when
+    an example also names a key."""
 
-    def __init__(self, url, rows, api_key=None, username=None, password=None):
+    def __init__(self, url, rows, api_key, username=None, password=None, login_only=False):
         self.url, self.rows, self.api_key, self.username, self.password = url, rows, api_key, username, password
+        self.login_only = login_only
 
     def env(self):
         """The connection as a CI job exports it."""
-        if self.api_key:
-            return {'SSM_URL': self.url, 'SSM_API_KEY': self.api_key}
-        return {'SSM_URL': self.url, 'SSM_USERNAME': self.username, 'SSM_PASSWORD': self.password}
-
-    def cannot_run(self, block):
-        """Why `block` cannot run against this server, or None."""
-        if not self.api_key and re.search(r'ssm_api_key|SSM_API_KEY=\.\.\.', block.text):
-            return 'it logs in with an API key, which this SSM refuses (tests/realssm/FACTS.md)'
-        return None
+        if self.login_only:
+            return {'SSM_URL': self.url, 'SSM_USERNAME': self.username, 'SSM_PASSWORD': self.password}
+        return {'SSM_URL': self.url, 'SSM_API_KEY': self.api_key}
 
 
 def sandbox_server(sandbox):
-    return Server(sandbox.url, lambda: sandbox.rows, api_key=API_KEY)
+    return Server(sandbox.url, lambda: sandbox.rows, API_KEY)
 
 
 def fill(text, server):
@@ -111,7 +107,7 @@ def prepare(tmp_path, server):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
     vault = tmp_path / 'vault.json'
-    vault.write_text(json.dumps(dict(VAULT, vault_ssm_api_key=server.api_key or 'refused-by-this-ssm')))
+    vault.write_text(json.dumps(dict(VAULT, vault_ssm_api_key=server.api_key)))
     return vault
 
 
