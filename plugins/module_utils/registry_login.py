@@ -559,8 +559,8 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
                 user, authorization = _login_pair(provider, creds)
                 result = _docker_login(http, registry, user, authorization, provider)
     except _Unreachable as exc:
-        result = CheckResult(UNREACHABLE, "%s: %s" % (exc, _address_hint(provider, exc.what, hint_options,
-                                                                          hint_fields)))
+        hint = _address_hint(provider, exc.what, hint_options, hint_fields)
+        result = CheckResult(UNREACHABLE, "%s: %s" % (exc, hint))
     except _Incomplete as exc:
         result = CheckResult(REJECTED, str(exc))
     finally:

@@ -606,8 +606,8 @@ def verify_all(ssm, wanted, allow_unverified=False):
             ssm.module.fail_json(msg='%s: %s' % (one.where, missing_required_lib(e.library)), exception=e.traceback)
         verdict = dict(verified=result.verified, verify_status=result.status, verify_msg=result.message)
         if result.status in FAILED_CHECKS:
-            ssm.fail('%s: %s: %s. Nothing was written to SSM' % (one.where, FAILED_CHECKS[result.status],
-                                                                  result.message), **verdict)
+            ssm.fail('%s: %s: %s. Nothing was written to SSM' % (
+                one.where, FAILED_CHECKS[result.status], result.message), **verdict)
         if result.verified is None and not allow_unverified:
             ssm.fail('%s: the credentials could not be checked (%s): %s; set allow_unverified: true to store them '
                      'unchecked. Nothing was written to SSM' % (one.where, result.status, result.message), **verdict)

@@ -90,7 +90,7 @@ def test_each_outcome_is_its_own_status_and_code(ansible, sandbox, good, rejecte
 
 def test_a_rejected_ecr_key_is_rejected(ansible, sandbox, aws_iam, ecr_env):
     store(ansible, ecr(aws_iam, secret=aws_iam['secretaccesskey'][:-4] + 'AAAA'), env=ecr_env)
-    rows, _ = info(ansible, env=ecr_env)
+    rows = info(ansible, env=ecr_env)[0]
     assert rows['ecr']['verify_status'] == 'rejected', rows['ecr']['verify_msg']
     assert [p['code'] for p in rows['ecr']['problems']] == ['credentials_rejected']
 
