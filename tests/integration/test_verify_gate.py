@@ -166,3 +166,22 @@ def test_ssm_registry_says_rejected_or_unreachable(ansible, sandbox, rejected, u
     assert run[2]['failed'] and run[2]['verify_status'] == 'anonymous_only'
     assert 'could not be checked (anonymous_only)' in run[2]['msg'] and 'allow_unverified' in run[2]['msg']
     assert sandbox.writes() == []
+
+
+def test_check_registries_fails_on_rejected_and_at_warning_on_unreachable(ansible, sandbox, good, rejected,
+                                                                         unreachable):
+    """docs/problems.md's other way: the check_registries playbook with check_registries_verify."""
+    def check(*extra):
+        proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), 'squirrel.ssm.check_registries',
+                               '-e', 'check_registries_verify=true'] + list(extra), capture_output=True, text=True,
+                              env=ansible.env({'SSM_URL': sandbox.url, 'SSM_API_KEY': API_KEY}), check=False)
+        assert_no_secret(proc.stdout + proc.stderr, {API_KEY, USERS['alice'], WRONG, 'closed-port-password'})
+        return proc.returncode, proc.stdout + proc.stderr
+    store(ansible, good, unreachable)
+    rc, output = check()
+    assert rc == 0 and 'closed (custom): warning registry_unreachable' in output, output[-3000:]
+    rc, output = check('-e', 'check_registries_fail_on=warning')
+    assert rc != 0 and 'closed: registry_unreachable' in output, output[-3000:]
+    store(ansible, rejected)
+    rc, output = check()
+    assert rc != 0 and '1 problem(s) at or above error: wrong: credentials_rejected' in output, output[-3000:]
