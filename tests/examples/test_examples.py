@@ -3,7 +3,8 @@ through ansible-playbook (tests/examples/examples.py finds them). The harness fi
 SSM's address (http://ssm.example:8000, https://ssm.internal), the `...` API key of the shell examples, the
 `vault_*` variables (given as extra vars, a valid value per provider, as an ansible-vault file would give them)
 and the files the examples read (a GCR service-account key). A block that cannot run here needs a
-`<!-- example: not-run (why) -->` marker right before it; any other block this harness cannot run fails."""
+`<!-- example: not-run (why) -->` marker right before it; any other block this harness cannot run fails.
+run_block is shared: tests/conformance/test_examples_real.py runs every example that talks to SSM on the real servers."""
 import json
 import os
 import re
