@@ -168,8 +168,7 @@ def test_ssm_registry_says_rejected_or_unreachable(ansible, sandbox, rejected, u
     assert sandbox.writes() == []
 
 
-def test_check_registries_fails_on_rejected_and_at_warning_on_unreachable(ansible, sandbox, good, rejected,
-                                                                         unreachable):
+def test_check_registries_fails_on_rejected_and_at_warning_on_unreachable(ansible, sandbox, good, rejected, unreachable):
     """docs/problems.md's other way: the check_registries playbook with check_registries_verify."""
     def check(*extra):
         proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), 'squirrel.ssm.check_registries',
