@@ -203,21 +203,31 @@ def diagnose(rows, version):
     return result
 
 
-def verification_problems(provider, name, verified, message, unreachable=False, has_credentials=True,
-                          anonymous=False):
-    """The problems a credential check adds (ssm_registry_info's verify_credentials)."""
-    if anonymous:
-        return [problem('anonymous_only', 'the %s registry answers without credentials, so the stored ones could '
-                                          'not be checked: %s' % (provider, message),
+# What a credential check (registry_login's status) adds to a row: its problem code, or none.
+VERIFY_CODES = {
+    'rejected': 'credentials_rejected',
+    'unreachable': 'registry_unreachable',
+    'anonymous_only': 'anonymous_only',
+    'not_verifiable': 'not_verifiable',
+}
+
+
+def verification_problems(provider, name, status, message):
+    """The problems a credential check adds (ssm_registry_info's verify_credentials); `status` is the check's
+    verify_status (accepted, rejected, unreachable, anonymous_only, not_verifiable, not_checked)."""
+    code = VERIFY_CODES.get(status)
+    if code == 'anonymous_only':
+        return [problem(code, 'the %s registry answers without credentials, so the stored ones could not be '
+                              'checked: %s' % (provider, message),
                         'nothing to do if the registry is meant to be open; otherwise check its authentication')]
-    if verified is False and unreachable:
-        return [problem('registry_unreachable', 'the %s registry could not be reached: %s' % (provider, message),
+    if code == 'registry_unreachable':
+        return [problem(code, 'the %s registry could not be reached: %s' % (provider, message),
                         'check the registry address and the network from this host')]
-    if verified is False:
-        return [problem('credentials_rejected', 'the %s registry refused the stored credentials: %s' % (
-            provider, message), _set_again(provider, name, {}) if provider in PROVIDERS else 'set valid credentials')]
-    if verified is None and has_credentials and provider in PROVIDERS:
-        return [problem('not_verifiable', 'the stored %s credentials were not checked: %s' % (provider, message),
+    if code == 'credentials_rejected':
+        return [problem(code, 'the %s registry refused the stored credentials: %s' % (provider, message),
+                        _set_again(provider, name, {}) if provider in PROVIDERS else 'set valid credentials')]
+    if code == 'not_verifiable':
+        return [problem(code, 'the stored %s credentials were not checked: %s' % (provider, message),
                         'check them with squirrel.ssm.ssm_registry verify_credentials and the inputs it needs '
                         '(acr_login_server, registry_url)')]
     return []

@@ -81,34 +81,54 @@ class MissingLibrary(Exception):
         self.traceback = tb or traceback.format_exc()
 
 
-class CheckResult:
-    """Outcome of one check.
+# The outcome of a check, one word each; diagnosis.py turns the bad ones into problem codes.
+ACCEPTED = "accepted"              # the registry accepted the credentials
+REJECTED = "rejected"              # the registry refused them, or they lack a field any login needs
+UNREACHABLE = "unreachable"        # the registry (or its token server) could not be reached at that address
+ANONYMOUS_ONLY = "anonymous_only"  # the registry answers without credentials: there is nothing to check
+NOT_VERIFIABLE = "not_verifiable"  # credentials are there, but this check cannot judge them (inputs, protocol)
+NOT_CHECKED = "not_checked"        # nothing to check: no credentials, or a provider without a check
+STATUSES = (ACCEPTED, REJECTED, UNREACHABLE, ANONYMOUS_ONLY, NOT_VERIFIABLE, NOT_CHECKED)
+# The options of squirrel.ssm.ssm_registry that point the check at an address; a caller without them passes ().
+CHECK_OPTIONS = ("registry_url", "acr_login_server", "acr_authority_host", "acr_tenant_id")
 
-    verified: True (the registry accepted the credentials), False (rejected,
-    incomplete, or not checked because the registry could not be reached), or
-    None (nothing to check: no credentials, open registry, unknown provider,
-    ACR without a login server).
-    unreachable: True when the registry (or its token server) could not be
-    reached at all; verified is then False and the message names the address.
+
+class CheckResult:
+    """Outcome of one check: `status` (one of STATUSES) and a secret-free `message`.
+
+    verified is derived for compatibility: True (accepted), False (rejected or
+    unreachable), None (nothing could be judged).
     """
 
-    def __init__(self, verified, message, unreachable=False, anonymous=False):
-        self.verified = verified
+    def __init__(self, status, message):
+        if status not in STATUSES:
+            raise ValueError("unknown check status %s" % (status,))
+        self.status = status
         self.message = message
-        self.unreachable = unreachable
-        self.anonymous = anonymous  # the registry answers without credentials: there is nothing to check
+
+    @property
+    def verified(self):
+        return {ACCEPTED: True, REJECTED: False, UNREACHABLE: False}.get(self.status)
+
+    @property
+    def unreachable(self):
+        return self.status == UNREACHABLE
+
+    @property
+    def anonymous(self):
+        return self.status == ANONYMOUS_ONLY
 
     def __repr__(self):
-        return "CheckResult(verified=%r, unreachable=%r, message=%r)" % (self.verified, self.unreachable, self.message)
+        return "CheckResult(status=%r, message=%r)" % (self.status, self.message)
 
 
 class _Unreachable(Exception):
-    """Raised by the HTTP helpers when an address cannot be reached; `hint`
-    names the option to check (default: the provider's address option)."""
+    """Raised by the HTTP helpers when an address cannot be reached; `what` (registry, token server, ACR login
+    server, Azure AD, AWS ECR endpoint) decides what the hint names."""
 
-    def __init__(self, what, address, reason, hint=None):
-        super().__init__("cannot reach %s %s (%s)" % (what, address, reason))
-        self.hint = hint
+    def __init__(self, what, address, reason, message=None):
+        super().__init__(message or "cannot reach %s %s (%s)" % (what, address, reason))
+        self.what = what
 
 
 class _Incomplete(Exception):
@@ -357,11 +377,13 @@ def _docker_login(http, registry, user, authorization, provider):
     ping = registry + "/v2/"
     resp = http.request("GET", ping, "registry")
     if resp.status_code == 200:
-        return CheckResult(None, "registry %s is open (/v2/ answered 200 without credentials): nothing to "
-                                 "check" % (host,), anonymous=True)
+        return CheckResult(ANONYMOUS_ONLY, "registry %s is open (/v2/ answered 200 without credentials): nothing "
+                                           "to check" % (host,))
     if resp.status_code != 401:
-        return CheckResult(False, "registry %s answered %s to /v2/: %s does not look like a container "
-                                  "registry" % (host, resp.status_code, registry))
+        # An address that answers, but not as a registry: no registry was reached there.
+        message = "registry %s answered %s to /v2/: %s does not look like a container registry" % (
+            host, resp.status_code, registry)
+        raise _Unreachable("registry", host, resp.status_code, message)
     challenges = parse_www_authenticate(resp.headers.get("WWW-Authenticate", ""))
     # Same preference as docker: the token flow when offered, else Basic.
     bearer = challenges.get("bearer")
@@ -370,15 +392,16 @@ def _docker_login(http, registry, user, authorization, provider):
     if "basic" in challenges:
         resp = http.request("GET", ping, "registry", authorization=authorization)
         if resp.status_code == 200:
-            return CheckResult(True, "registry %s accepted the credentials of %s (Basic auth)" % (host, provider))
-        return CheckResult(False, "registry %s rejected the credentials of %s (/v2/ answered %s to Basic "
-                                  "auth)" % (host, provider, resp.status_code))
-    return CheckResult(False, "registry %s asks for authentication without a Basic or Bearer challenge" % (host,))
+            return CheckResult(ACCEPTED, "registry %s accepted the credentials of %s (Basic auth)" % (host, provider))
+        return CheckResult(REJECTED, "registry %s rejected the credentials of %s (/v2/ answered %s to Basic "
+                                     "auth)" % (host, provider, resp.status_code))
+    return CheckResult(NOT_VERIFIABLE, "registry %s asks for authentication without a Basic or Bearer "
+                                       "challenge" % (host,))
 
 
 def _token_login(http, host, ping, bearer, user, authorization, provider):
     if not bearer.get("realm"):
-        return CheckResult(False, "registry %s sent a Bearer challenge without a realm" % (host,))
+        return CheckResult(NOT_VERIFIABLE, "registry %s sent a Bearer challenge without a realm" % (host,))
     realm = urljoin(ping, bearer["realm"])
     # No scope: the question is only "are these credentials valid?".
     params = {"client_id": CLIENT_ID, "offline_token": "true"}
@@ -389,15 +412,15 @@ def _token_login(http, host, ping, bearer, user, authorization, provider):
     resp = http.request("GET", realm, "token server", authorization=authorization, params=params)
     server = "token server %s" % (_short(realm),)
     if not 200 <= resp.status_code < 300:
-        return CheckResult(False, "registry %s rejected the credentials of %s (%s answered "
-                                  "%s)" % (host, provider, server, resp.status_code))
+        return CheckResult(REJECTED, "registry %s rejected the credentials of %s (%s answered "
+                                     "%s)" % (host, provider, server, resp.status_code))
     data = _json(resp)
     token = data.get("token") or data.get("access_token")
     if not isinstance(token, str) or not token:
-        return CheckResult(False, "registry %s rejected the credentials of %s (%s answered %s without a "
-                                  "token)" % (host, provider, server, resp.status_code))
-    return CheckResult(True, "registry %s accepted the credentials of %s (%s issued a "
-                             "token)" % (host, provider, server))
+        return CheckResult(REJECTED, "registry %s rejected the credentials of %s (%s answered %s without a "
+                                     "token)" % (host, provider, server, resp.status_code))
+    return CheckResult(ACCEPTED, "registry %s accepted the credentials of %s (%s issued a "
+                                 "token)" % (host, provider, server))
 
 
 # ---------------------------------------------------------------------------
@@ -418,11 +441,11 @@ def _check_ecr(creds, timeout, verify, endpoint_url):
     try:
         client.get_authorization_token()
     except bexc.ClientError as exc:
-        return CheckResult(False, "%s rejected the access keys of ecr (%s)" % (where, _aws_error_code(exc)))
+        return CheckResult(REJECTED, "%s rejected the access keys of ecr (%s)" % (where, _aws_error_code(exc)))
     except (bexc.ConnectionError, bexc.HTTPClientError) as exc:
         raise _bare(_Unreachable("AWS ECR endpoint", _address(client.meta.endpoint_url),
                                  _network_reason(exc, timeout)))
-    return CheckResult(True, "%s accepted the access keys of ecr (issued an authorization token)" % (where,))
+    return CheckResult(ACCEPTED, "%s accepted the access keys of ecr (issued an authorization token)" % (where,))
 
 
 def _aws_error_code(exc):
@@ -437,11 +460,15 @@ def _aws_error_code(exc):
     return code
 
 
-def _check_acr(http, creds, login_server, tenant, authority):
+def _check_acr(http, creds, login_server, tenant, authority, options=CHECK_OPTIONS):
     clientid, clientsecret = _require(creds, "acr", "clientid", "clientsecret")
     if not login_server:
-        return CheckResult(None, "acr_login_server (e.g. myregistry.azurecr.io) is needed to check acr "
-                                 "credentials: SSM does not store it")
+        if "acr_login_server" in options:
+            return CheckResult(NOT_VERIFIABLE, "acr_login_server (e.g. myregistry.azurecr.io) is needed to check "
+                                               "acr credentials: SSM does not store it")
+        return CheckResult(NOT_VERIFIABLE, "the ACR login server (<name>.azurecr.io) is needed to check acr "
+                                           "credentials and SSM does not store it: check them with "
+                                           "squirrel.ssm.ssm_registry and its acr_login_server")
     base = _base_url(login_server)
     host = _host(base)
     if tenant:
@@ -449,10 +476,10 @@ def _check_acr(http, creds, login_server, tenant, authority):
     resp = http.request("GET", base + "/oauth2/token", "ACR login server", authorization=_basic(clientid, clientsecret),
                         params={"service": host, "scope": "registry:catalog:*"})
     if 200 <= resp.status_code < 300 and _json(resp).get("access_token"):
-        return CheckResult(True, "ACR login server %s accepted the service principal of acr (Basic, issued a "
-                                 "token)" % (host,))
-    return CheckResult(False, "ACR login server %s rejected the service principal of acr (/oauth2/token "
-                              "answered %s)" % (host, resp.status_code))
+        return CheckResult(ACCEPTED, "ACR login server %s accepted the service principal of acr (Basic, issued a "
+                                     "token)" % (host,))
+    return CheckResult(REJECTED, "ACR login server %s rejected the service principal of acr (/oauth2/token "
+                                 "answered %s)" % (host, resp.status_code))
 
 
 def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
@@ -466,20 +493,20 @@ def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
             connection_verify=http.verify, connection_timeout=http.timeout, read_timeout=http.timeout,
             retry_total=0)
     except ValueError as exc:
-        return CheckResult(False, "cannot check acr through Azure AD: %s" % (exc,))
+        return CheckResult(NOT_VERIFIABLE, "cannot check acr through Azure AD: %s" % (exc,))
     try:
         aad_token = credential.get_token(AZURE_MANAGEMENT_SCOPE).token
     except aexc.ClientAuthenticationError as exc:
         text = str(exc)
         if re.search(r"Connection|Max retries|SSL|timed out|resolve", text) and not re.search(r"AADSTS|invalid_", text):
             raise _bare(_Unreachable("Azure AD", _address(_base_url(authority)),
-                                     _network_reason(exc, http.timeout), "acr_authority_host and acr_tenant_id"))
+                                     _network_reason(exc, http.timeout)))
         code = re.search(r"AADSTS\d+|invalid_[a-z_]+|unauthorized_client", text)
-        return CheckResult(False, "%s rejected the service principal of acr "
-                                  "(%s)" % (where, code.group(0) if code else 'authentication failed'))
+        return CheckResult(REJECTED, "%s rejected the service principal of acr "
+                                     "(%s)" % (where, code.group(0) if code else 'authentication failed'))
     except (aexc.ServiceRequestError, aexc.ServiceResponseError) as exc:
         raise _bare(_Unreachable("Azure AD", _address(_base_url(authority)),
-                                 _network_reason(exc, http.timeout), "acr_authority_host and acr_tenant_id"))
+                                 _network_reason(exc, http.timeout)))
     finally:
         credential.close()
     # Trade the AAD token for an ACR refresh token: proves the login server
@@ -488,10 +515,10 @@ def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
                         data={"grant_type": "access_token", "service": host, "tenant": tenant,
                               "access_token": aad_token})
     if 200 <= resp.status_code < 300 and _json(resp).get("refresh_token"):
-        return CheckResult(True, "ACR login server %s accepted the service principal of acr (Azure AD token "
-                                 "exchanged for a refresh token)" % (host,))
-    return CheckResult(False, "ACR login server %s refused the Azure AD token of acr (/oauth2/exchange answered "
-                              "%s)" % (host, resp.status_code))
+        return CheckResult(ACCEPTED, "ACR login server %s accepted the service principal of acr (Azure AD token "
+                                     "exchanged for a refresh token)" % (host,))
+    return CheckResult(REJECTED, "ACR login server %s refused the Azure AD token of acr (/oauth2/exchange "
+                                 "answered %s)" % (host, resp.status_code))
 
 
 # ---------------------------------------------------------------------------
@@ -500,17 +527,20 @@ def _check_acr_aad(http, base, host, clientid, clientsecret, tenant, authority):
 
 def check_credentials(provider, credentials, registry_url=None, acr_login_server=None, acr_tenant_id=None,
                       timeout=10, validate_certs=True, ca_path=None, aws_endpoint_url=None, acr_authority_host=None,
-                      registry_ca_path=None, session=None):
+                      registry_ca_path=None, session=None, hint_options=CHECK_OPTIONS, hint_fields="credentials.%s"):
     """Log in to the registry of `provider` with `credentials` (SSM field names).
 
     Returns a CheckResult; raises MissingLibrary when the check needs a Python
-    library that is not installed.
+    library that is not installed.  Messages name only what the caller has:
+    `hint_options` are its options among CHECK_OPTIONS, `hint_fields` phrases
+    a credential field (ssm_registry_info has no registry_url and checks what
+    SSM stores).
     """
     creds = {k: v for k, v in (credentials or {}).items() if v is not None}
     if provider not in DOCKER_LOGIN_PROVIDERS + ("ecr", "acr"):
-        return CheckResult(None, "provider %s has no credential check" % (provider,))
+        return CheckResult(NOT_CHECKED, "provider %s has no credential check" % (provider,))
     if not _has_secret(creds):
-        return CheckResult(None, "no credentials to check for %s" % (provider,))
+        return CheckResult(NOT_CHECKED, "no credentials to check for %s" % (provider,))
     # The same rule as for SSM; the registry's own CA (registry_ca_path), never SSM's ca_path: a CA bundle
     # replaces the default trust store, so SSM's private CA would make ghcr.io untrusted.
     verify = tls_verify(validate_certs, registry_ca_path or ca_path)
@@ -523,22 +553,36 @@ def check_credentials(provider, credentials, registry_url=None, acr_login_server
             http = _Http(session, timeout, verify)
             if provider == "acr":
                 result = _check_acr(http, creds, acr_login_server or registry_url, acr_tenant_id,
-                                    acr_authority_host)
+                                    acr_authority_host, hint_options)
             else:
                 registry = _registry_of(provider, creds, registry_url)
                 user, authorization = _login_pair(provider, creds)
                 result = _docker_login(http, registry, user, authorization, provider)
     except _Unreachable as exc:
-        hint = exc.hint or {"acr": "acr_login_server", "ecr": "region"}.get(
-            provider, "url or registry_url" if provider in URL_PROVIDERS else "registry_url")
-        result = CheckResult(False, "%s: check %s" % (exc, hint), unreachable=True)
+        hint = _address_hint(provider, exc.what, hint_options, hint_fields)
+        result = CheckResult(UNREACHABLE, "%s: %s" % (exc, hint))
     except _Incomplete as exc:
-        result = CheckResult(False, str(exc))
+        result = CheckResult(REJECTED, str(exc))
     finally:
         if http is not None:
             http.close()
     result.message = _scrub(result.message, secrets)
     return result
+
+
+def _address_hint(provider, what, options, fields):
+    """What to check when `what` (registry, token server, ...) cannot be reached: the stored field that sets
+    the address and the caller's own options that do, never an option the caller lacks."""
+    if what == "Azure AD":
+        names = [o for o in ("acr_authority_host", "acr_tenant_id") if o in options]
+    elif what == "ACR login server":
+        names = [o for o in ("acr_login_server",) if o in options]
+    elif provider == "ecr":
+        names = [fields % ("region",)]
+    else:
+        names = ([fields % ("url",)] if provider in URL_PROVIDERS else []) + [o for o in ("registry_url",) if o in options]
+    joined = (" and " if what == "Azure AD" else " or ").join(names)
+    return "check %s" % (joined,) if names else "check the network from this host"
 
 
 def _secret_values(creds, provider=None):

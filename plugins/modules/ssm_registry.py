@@ -67,7 +67,9 @@ options:
     description:
       - Before anything is written, log in to each registry with the credentials about to be stored, with the
         registry's own protocol (the C(docker login) flow; boto3 for C(ecr); Basic or azure-identity for C(acr)).
-      - Rejected credentials fail the task and nothing is written. An anonymous token is never taken as proof.
+      - Rejected credentials, and a registry that cannot be reached, fail the task and nothing is written; the
+        message begins with C(credentials rejected) or C(registry unreachable), and RV(verify_status) says which.
+        An anonymous token is never taken as proof.
       - Check mode verifies too. C(ecr) needs C(boto3); C(acr) with O(acr_tenant_id) needs C(azure-identity).
       - Credentials that cannot be checked also fail the task before anything is written, naming what is missing
         (C(acr) without O(acr_login_server); a registry that is open to anonymous access), unless
@@ -77,7 +79,8 @@ options:
   allow_unverified:
     description:
       - With O(verify_credentials), store credentials that cannot be checked instead of failing; their
-        RV(verified) is V(null) and RV(verify_msg) says why. Credentials the registry rejects always fail.
+        RV(verified) is V(null) and RV(verify_msg) says why. Credentials the registry rejects, and a registry that
+        cannot be reached, always fail.
     type: bool
     default: false
   registry_url:
@@ -274,6 +277,19 @@ verified:
     O(allow_unverified), when they could not be checked, such as on an open registry).
   returned: when O(provider) and O(verify_credentials) are used
   type: bool
+verify_status:
+  description:
+    - With O(verify_credentials), the outcome of the credential check, in one word.
+    - V(accepted) the registry accepted the credentials; V(rejected) it refused them (or they lack a field any
+      login needs); V(unreachable) the registry or its token server could not be reached at that address;
+      V(anonymous_only) the registry answers without credentials, so they could not be checked;
+      V(not_verifiable) the check cannot judge them (such as C(acr) without O(acr_login_server)).
+    - V(rejected) and V(unreachable) always fail the task, and the failed result carries this value too; the
+      other two fail it unless O(allow_unverified) is true.
+  returned: when O(provider) and O(verify_credentials) are used
+  type: str
+  choices: [accepted, rejected, unreachable, anonymous_only, not_verifiable]
+  sample: accepted
 verify_msg:
   description: What the registry answered to the credential check. Never a secret.
   returned: when O(provider) and O(verify_credentials) are used
@@ -356,6 +372,10 @@ results:
       description: With O(verify_credentials), whether the registry accepted the credentials.
       type: bool
       returned: when O(verify_credentials) is used
+    verify_status:
+      description: With O(verify_credentials), the outcome of the check, as RV(verify_status).
+      type: str
+      returned: when O(verify_credentials) is used
     verify_msg:
       description: With O(verify_credentials), what the registry answered.
       type: str
@@ -393,7 +413,8 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.registries import (
     write)
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts, limits_of
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import SSMError
-from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import MissingLibrary, check_credentials
+from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import (
+    REJECTED, UNREACHABLE, MissingLibrary, check_credentials)
 from ansible.module_utils.basic import missing_required_lib
 
 STATES = ['present', 'reset', 'absent']
@@ -554,6 +575,13 @@ def _as_written(rows, done):
     return rows
 
 
+# Checks that fail the task whatever allow_unverified says, and how their message begins.
+FAILED_CHECKS = {
+    REJECTED: 'credentials rejected',
+    UNREACHABLE: 'registry unreachable, the credentials could not be checked',
+}
+
+
 def unverifiable(one):
     """Why the credentials of `one` cannot be checked, when that is known before any request."""
     if one.credentials is not None and one.provider == 'acr' and not (
@@ -576,12 +604,14 @@ def verify_all(ssm, wanted, allow_unverified=False):
                                        **one.check_inputs)
         except MissingLibrary as e:
             ssm.module.fail_json(msg='%s: %s' % (one.where, missing_required_lib(e.library)), exception=e.traceback)
-        if result.verified is False:
-            ssm.fail('%s: %s. Nothing was written to SSM' % (one.where, result.message))
+        verdict = dict(verified=result.verified, verify_status=result.status, verify_msg=result.message)
+        if result.status in FAILED_CHECKS:
+            ssm.fail('%s: %s: %s. Nothing was written to SSM' % (
+                one.where, FAILED_CHECKS[result.status], result.message), **verdict)
         if result.verified is None and not allow_unverified:
-            ssm.fail('%s: the credentials could not be checked: %s; set allow_unverified: true to store them '
-                     'unchecked. Nothing was written to SSM' % (one.where, result.message))
-        verdicts[one.name] = dict(verified=result.verified, verify_msg=result.message)
+            ssm.fail('%s: the credentials could not be checked (%s): %s; set allow_unverified: true to store them '
+                     'unchecked. Nothing was written to SSM' % (one.where, result.status, result.message), **verdict)
+        verdicts[one.name] = verdict
     return verdicts
 
 

@@ -44,11 +44,14 @@ options:
   verify_credentials:
     description:
       - Log in to each listed registry with the credentials SSM stores for it, as
-        O(squirrel.ssm.ssm_registry#module:verify_credentials) does, and add RV(registries[].verified) and
-        RV(registries[].verify_msg) to each row. This is the test of the connection that SSM lacks, for every
-        registry at once. Nothing is written.
-      - Rows without credentials, of providers SSM no longer knows, or of C(acr) (whose login server SSM does
-        not store) get V(null).
+        O(squirrel.ssm.ssm_registry#module:verify_credentials) does, and add RV(registries[].verify_status),
+        RV(registries[].verified) and RV(registries[].verify_msg) to each row. This is the test of the connection
+        that SSM lacks, for every registry at once. Nothing is written.
+      - RV(registries[].verify_status) tells a registry that refused the credentials (V(rejected)) from one that
+        could not be reached (V(unreachable)); a CI gate fails on both (see EXAMPLES).
+      - Rows without credentials in use or of providers SSM no longer knows are not checked
+        (RV(registries[].verify_status=not_checked)); C(acr) rows, whose login server SSM does not store, cannot be
+        (V(not_verifiable)). RV(registries[].verified) is V(null) for both.
     type: bool
     default: false
   diagnose:
@@ -90,6 +93,13 @@ EXAMPLES = r'''
   failed_when: >-
     ssm.registries | map(attribute='problems') | flatten
     | selectattr('severity', 'equalto', 'error') | list | length > 0
+
+- name: Test the stored credentials; fail on any that a registry refuses or where none can be reached
+  squirrel.ssm.ssm_registry_info:
+    verify_credentials: true
+  register: ssm_check
+  failed_when: >-
+    ssm_check.registries | selectattr('verify_status', 'in', ['rejected', 'unreachable']) | list | length > 0
 
 - name: Custom registries only
   squirrel.ssm.ssm_registry_info:
@@ -163,9 +173,29 @@ registries:
           description: The task or action that repairs it, often a one-line squirrel.ssm.ssm_registry task.
           type: str
     verified:
-      description: Whether the registry accepted the stored credentials; null when there was nothing to check.
+      description: Whether the registry accepted the stored credentials (false when it refused them or could not
+        be reached); null when nothing could be judged. RV(registries[].verify_status) tells these cases apart.
       type: bool
       returned: when O(verify_credentials) is true
+    verify_status:
+      description:
+        - The outcome of the credential check, in one word. The ones that are not V(accepted) or V(not_checked)
+          add the problem of the same name to RV(registries[].problems).
+        - V(accepted) the registry accepted the stored credentials.
+        - V(rejected) the registry refused them, or they lack a field any login needs (C(credentials_rejected)).
+        - V(unreachable) the registry or its token server could not be reached from this host at the stored
+          address (C(registry_unreachable)).
+        - V(anonymous_only) the registry answers without credentials, so they could not be checked
+          (C(anonymous_only)).
+        - V(not_verifiable) credentials are stored but this check cannot judge them, as for C(acr) (whose login
+          server SSM does not store) or when a Python library is missing (C(not_verifiable)).
+        - V(not_checked) there is nothing to check, with no credentials in use or a provider SSM no longer knows.
+        - A CI gate fails on V(rejected) and V(unreachable); see EXAMPLES, and the README's I(Fail the job on a bad
+          credential), which names each failing registry.
+      type: str
+      returned: when O(verify_credentials) is true
+      choices: [accepted, rejected, unreachable, anonymous_only, not_verifiable, not_checked]
+      sample: accepted
     verify_msg:
       description: What the registry answered. Never a secret.
       type: str
@@ -185,22 +215,24 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROV
 from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import diagnose, verification_problems
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import row_view
-from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import MissingLibrary, check_credentials
+from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import (
+    NOT_CHECKED, NOT_VERIFIABLE, CheckResult, MissingLibrary, check_credentials)
 
 
 def verdict(ssm, row):
-    """(verified, verify_msg, unreachable, anonymous)"""
+    """The check of the credentials SSM stores for `row`: a CheckResult."""
     provider, auth = row.get('provider'), row.get('auth')
     if provider not in PROVIDERS:
-        return None, 'provider %s is not one SSM still knows: not checked' % provider, False, False
-    if not auth:
-        return None, 'no credentials stored', False, False
+        return CheckResult(NOT_CHECKED, 'provider %s is not one SSM still knows: not checked' % provider)
+    if not row.get('authSet') or not auth:
+        return CheckResult(NOT_CHECKED, 'no credentials in use (auth_set false)' if auth else 'no credentials stored')
     try:
-        result = check_credentials(provider, auth, timeout=ssm.params['timeout'],
-                                   registry_ca_path=ssm.params['registry_ca_path'])
+        # This module has none of ssm_registry's options that point the check elsewhere: hints name the stored fields.
+        return check_credentials(provider, auth, timeout=ssm.params['timeout'],
+                                 registry_ca_path=ssm.params['registry_ca_path'], hint_options=(),
+                                 hint_fields='the %s SSM stores')
     except MissingLibrary as e:
-        return None, missing_required_lib(e.library), False, False
-    return result.verified, result.message, result.unreachable, result.anonymous
+        return CheckResult(NOT_VERIFIABLE, missing_required_lib(e.library))
 
 
 def main():
@@ -220,12 +252,11 @@ def main():
         if ssm.params['diagnose']:
             view['problems'] = found[row['name']]
         if ssm.params['verify_credentials']:
-            verified, message, unreachable, anonymous = verdict(ssm, row)
-            view.update(verified=verified, verify_msg=message)
-            if ssm.params['diagnose'] and row.get('authSet'):
-                view['problems'].extend(verification_problems(
-                    row.get('provider'), row['name'], verified, message, unreachable,
-                    has_credentials=bool(row.get('auth')), anonymous=anonymous))
+            checked = verdict(ssm, row)
+            view.update(verified=checked.verified, verify_status=checked.status, verify_msg=checked.message)
+            if ssm.params['diagnose']:
+                view['problems'].extend(verification_problems(row.get('provider'), row['name'], checked.status,
+                                                              checked.message))
         registries.append(view)
     result = dict(registries=registries)
     if ssm.params['diagnose']:

@@ -3,7 +3,8 @@ through ansible-playbook (tests/examples/examples.py finds them). The harness fi
 SSM's address (http://ssm.example:8000, https://ssm.internal), the `...` API key of the shell examples, the
 `vault_*` variables (given as extra vars, a valid value per provider, as an ansible-vault file would give them)
 and the files the examples read (a GCR service-account key). A block that cannot run here needs a
-`<!-- example: not-run (why) -->` marker right before it; any other block this harness cannot run fails."""
+`<!-- example: not-run (why) -->` marker right before it; any other block this harness cannot run fails.
+run_block is shared: tests/conformance/test_examples_real.py runs every example that talks to SSM on the real servers."""
 import json
 import os
 import re
@@ -68,9 +69,30 @@ MAKE_TARGETS = set(re.findall(r'^([a-z][\w-]*):', open(os.path.join(ROOT, 'Makef
 BLOCKS = all_blocks()
 
 
-def fill(text, sandbox):
+class Server:
+    """The SSM an example runs against, as its user knows it: its address and API key (a vault's
+    vault_ssm_api_key, a CI job's SSM_API_KEY); `rows` reads what it stores. For an SSM that refuses API keys
+    (v0.1), `login_only` exports SSM_USERNAME and SSM_PASSWORD instead: the collection logs in with them even when
+    an example also names a key."""
+
+    def __init__(self, url, rows, api_key, username=None, password=None, login_only=False):
+        self.url, self.rows, self.api_key, self.username, self.password = url, rows, api_key, username, password
+        self.login_only = login_only
+
+    def env(self):
+        """The connection as a CI job exports it."""
+        if self.login_only:
+            return {'SSM_URL': self.url, 'SSM_USERNAME': self.username, 'SSM_PASSWORD': self.password}
+        return {'SSM_URL': self.url, 'SSM_API_KEY': self.api_key}
+
+
+def sandbox_server(sandbox):
+    return Server(sandbox.url, lambda: sandbox.rows, API_KEY)
+
+
+def fill(text, server):
     for url in URLS:
-        text = text.replace(url, sandbox.url)
+        text = text.replace(url, server.url)
     return text
 
 
@@ -80,45 +102,45 @@ def recap(output):
     return dict((k, int(v)) for k, v in re.findall(r'(\w+)=(\d+)', lines[-1]))
 
 
-def prepare(tmp_path):
+def prepare(tmp_path, server):
     for name, content in FILES.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
     vault = tmp_path / 'vault.json'
-    vault.write_text(json.dumps(VAULT))
+    vault.write_text(json.dumps(dict(VAULT, vault_ssm_api_key=server.api_key)))
     return vault
 
 
-def run(command, ansible, sandbox, tmp_path, env=None, shell=False):
-    environment = ansible.env(dict({'SSM_URL': sandbox.url, 'SSM_API_KEY': API_KEY}, **CI_ENV))
+def run(command, ansible, server, tmp_path, env=None, shell=False):
+    environment = ansible.env(dict(server.env(), **CI_ENV))
     environment.update(env or {})
     proc = subprocess.run(command, env=environment, capture_output=True, text=True, check=False, cwd=str(tmp_path),
                           shell=shell, executable='/bin/bash' if shell else None)
     output = proc.stdout + proc.stderr
-    assert_no_secret(output, SECRETS)
+    assert_no_secret(output, SECRETS | set(s for s in (server.api_key, server.password) if s))
     return proc.returncode, output
 
 
-def run_play(play, ansible, sandbox, tmp_path, twice=True):
-    """A play (or a task list wrapped in one, with the connection from SSM_URL and SSM_API_KEY) with the vault
+def run_play(play, ansible, server, tmp_path, twice=True):
+    """A play (or a task list wrapped in one, with the connection from the SSM_* variables) with the vault
     variables as extra vars. Every task must succeed; a second run must change nothing (but for a module's
     EXAMPLES, whose tasks are alternatives: its last task purges what the others set)."""
-    vault = prepare(tmp_path)
+    vault = prepare(tmp_path, server)
     path = tmp_path / 'example.yml'
     path.write_text(json.dumps(play))
     command = [os.path.join(BIN, 'ansible-playbook'), str(path), '-e', '@%s' % vault, '--diff',
                '--vault-password-file', str(tmp_path / 'vault-pass.txt')]
-    rc, output = run(command, ansible, sandbox, tmp_path)
+    rc, output = run(command, ansible, server, tmp_path)
     assert rc == 0 and recap(output)['failed'] == 0, output[-4000:]
     if not twice:
         return output
-    rc, output = run(command, ansible, sandbox, tmp_path)
+    rc, output = run(command, ansible, server, tmp_path)
     assert rc == 0 and recap(output)['changed'] == 0, 'the second run changed something:\n' + output[-4000:]
     return output
 
 
-def run_sh(text, ansible, sandbox, tmp_path):
+def run_sh(text, ansible, server, tmp_path):
     """The shell lines that are Ansible commands (and their exports) run with bash, in order, as written but for
     the placeholders; `make` lines are checked against the Makefile (they build, test or start servers)."""
     script = ['set -e']
@@ -136,66 +158,72 @@ def run_sh(text, ansible, sandbox, tmp_path):
         assert words[0] in ('export', 'ansible', 'ansible-playbook', 'ansible-doc', 'ansible-galaxy',
                             'ansible-vault', 'ansible-inventory'), \
             'cannot run `%s` here: mark the block <!-- example: not-run (why) -->' % command
-        command = command.replace('SSM_API_KEY=...', 'SSM_API_KEY=' + API_KEY)
-        script.append(fill(command, sandbox))
+        command = command.replace('SSM_API_KEY=...', 'SSM_API_KEY=%s' % server.api_key)
+        script.append(fill(command, server))
     if len(script) == 1:
         return ''
-    prepare(tmp_path)
-    rc, output = run('\n'.join(script), ansible, sandbox, tmp_path, shell=True)
+    prepare(tmp_path, server)
+    rc, output = run('\n'.join(script), ansible, server, tmp_path, shell=True)
     assert rc == 0, '\n'.join(script) + '\n' + output[-4000:]
     return output
 
 
-def run_ci_job(data, ansible, sandbox, tmp_path):
+def run_ci_job(data, ansible, server, tmp_path):
     """A CI job file (GitLab CI): each job's variables become the environment, its ansible commands run; the
     collection tarball it installs is the one `make build` builds; a registries file it reads is the example one."""
     for job in data.values():
-        env = dict((k, fill(str(v), sandbox)) for k, v in (job.get('variables') or {}).items())
-        env.setdefault('SSM_API_KEY', API_KEY)  # a masked CI/CD variable
+        env = dict((k, fill(str(v), server)) for k, v in (job.get('variables') or {}).items())
+        env = dict(server.env(), **env)  # the connection of a masked CI/CD variable
         for command in job['script']:
             words = shlex.split(command)
             if words[:3] == ['ansible-galaxy', 'collection', 'install']:
                 version = yaml.safe_load(open(os.path.join(ROOT, 'galaxy.yml')))['version']
                 assert words[3] == 'squirrel-ssm-%s.tar.gz' % version, 'the tarball of version %s' % version
                 continue  # the collection is installed already (ANSIBLE_COLLECTIONS_PATH)
-            for index, word in enumerate(words):
+            for word in words:
                 if word.startswith('@'):
                     source = os.path.join(ROOT, 'playbooks', 'vars', 'example_registries.yml')
                     (tmp_path / word[1:]).write_text(open(source).read())
-            rc, output = run(words, ansible, sandbox, tmp_path, env=env)
+            rc, output = run(words, ansible, server, tmp_path, env=env)
             assert rc == 0 and recap(output)['failed'] == 0, command + '\n' + output[-4000:]
 
 
-@pytest.mark.parametrize('block', BLOCKS, ids=[b.id for b in BLOCKS])
-def test_example(block, ansible, sandbox, tmp_path):
-    if block.marker:
-        pytest.skip('marked not-run: ' + block.marker)
+def run_block(block, ansible, server, tmp_path, twice=True):
+    """Run one example against `server` as the harness runs every example (twice: the second run of a play must
+    change nothing; twice=False runs it once)."""
     kind = block.kind()
     assert kind, '%s: a block the harness cannot run: make it a play, a task list, a vars file, a CI job or ' \
         'shell, or mark it <!-- example: not-run (why) -->' % block.id
     vault_names = set(re.findall(r'\b(vault_\w+)\b(?!:)', block.text))  # a key (vault_password:) is no variable
     assert vault_names <= set(VAULT), 'give %s a value in VAULT' % sorted(vault_names - set(VAULT))
     if kind == 'play':
-        run_play(yaml.safe_load(fill(block.text, sandbox)), ansible, sandbox, tmp_path)
+        run_play(yaml.safe_load(fill(block.text, server)), ansible, server, tmp_path, twice=twice)
     elif kind == 'tasks':
-        tasks = yaml.safe_load(fill(block.text, sandbox))
-        run_play([{'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}], ansible, sandbox, tmp_path,
-                 twice=not block.source.startswith('plugins/'))
+        tasks = yaml.safe_load(fill(block.text, server))
+        run_play([{'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}], ansible, server, tmp_path,
+                 twice=twice and not block.source.startswith('plugins/'))
     elif kind == 'vars':
         vars_file = tmp_path / 'registries.yml'
-        vars_file.write_text(fill(block.text, sandbox))
-        vault = prepare(tmp_path)
+        vars_file.write_text(fill(block.text, server))
+        vault = prepare(tmp_path, server)
         command = [os.path.join(BIN, 'ansible-playbook'), 'squirrel.ssm.configure_registries', '-e', '@%s' % vault,
                    '-e', '@%s' % vars_file, '--vault-password-file', str(tmp_path / 'vault-pass.txt')]
-        rc, output = run(command, ansible, sandbox, tmp_path)
+        rc, output = run(command, ansible, server, tmp_path)
         assert rc == 0 and recap(output)['failed'] == 0, output[-4000:]
     elif kind == 'ci-job':
-        run_ci_job(yaml.safe_load(block.text), ansible, sandbox, tmp_path)
+        run_ci_job(yaml.safe_load(block.text), ansible, server, tmp_path)
     else:
-        run_sh(block.text, ansible, sandbox, tmp_path)
+        run_sh(block.text, ansible, server, tmp_path)
     if 'robot$ci' in block.text:  # the Harbor robot account, its $ quoted right in YAML and in the shell
-        logins = [(row.get('auth') or {}).get('login') for row in sandbox.rows.values()]
+        logins = [(row.get('auth') or {}).get('login') for row in server.rows().values()]
         assert 'robot$ci' in logins, logins
+
+
+@pytest.mark.parametrize('block', BLOCKS, ids=[b.id for b in BLOCKS])
+def test_example(block, ansible, sandbox, tmp_path):
+    if block.marker:
+        pytest.skip('marked not-run: ' + block.marker)
+    run_block(block, ansible, sandbox_server(sandbox), tmp_path)
 
 
 def test_markers_say_why():

@@ -387,3 +387,46 @@ def test_missing_requests(monkeypatch):
     with pytest.raises(fresh.MissingLibrary) as err:
         fresh.check_credentials("ghcr", {"username": "u", "token": "t"})
     assert err.value.library == "requests"
+
+
+# ---------------------------------------------------------------------------
+# One status per outcome, and hints in the caller's own terms
+# ---------------------------------------------------------------------------
+
+def test_each_outcome_has_its_status(check, basic_registry, open_registry):
+    closed = f"http://127.0.0.1:{free_port()}"
+    statuses = {
+        "accepted": check("custom", {"url": basic_registry.url, "login": "alice", "password": ALICE}),
+        "rejected": check("custom", {"url": basic_registry.url, "login": "alice", "password": "wrong-pass"}),
+        "unreachable": check("custom", {"url": closed, "login": "alice", "password": ALICE}),
+        "anonymous_only": check("custom", {"url": open_registry.url, "login": "alice", "password": ALICE}),
+        "not_verifiable": check("acr", {"clientid": "c1d2", "clientsecret": "acr-secret-value"}),
+        "not_checked": check("hub", {}),
+    }
+    for status, result in statuses.items():
+        assert result.status == status, (status, result)
+    assert [statuses[s].verified for s in ("accepted", "rejected", "unreachable")] == [True, False, False]
+    assert all(statuses[s].verified is None for s in ("anonymous_only", "not_verifiable", "not_checked"))
+    # Credentials no login can succeed with are rejected without asking the registry.
+    assert check("custom", {"url": basic_registry.url, "password": ALICE}).status == "rejected"
+
+
+def test_an_address_that_is_no_registry_is_unreachable(check, token_server):
+    result = check("custom", {"url": token_server.url, "login": "alice", "password": ALICE})
+    assert result.status == "unreachable"
+    assert result.message.endswith("does not look like a container registry: check credentials.url or registry_url")
+
+
+def test_the_hint_names_only_what_the_caller_has(check, aws_iam):
+    closed = f"http://127.0.0.1:{free_port()}"
+    creds = {"url": closed, "login": "alice", "password": ALICE}
+    assert check("custom", creds).message.endswith("(connection refused): check credentials.url or registry_url")
+    stored = dict(hint_options=(), hint_fields="the %s SSM stores")
+    assert check("custom", creds, **stored).message.endswith("(connection refused): check the url SSM stores")
+    assert check("ghcr", {"username": "octocat", "token": "t0ken-value"}, registry_url=closed,
+                 **stored).message.endswith("check the network from this host")
+    keys = {"accesskeyid": "AKIAIOSFODNN7EXAMPLE", "secretaccesskey": "s3cret/value", "region": "eu-west-1"}
+    assert check("ecr", keys, aws_endpoint_url=closed).message.endswith("check credentials.region")
+    assert check("ecr", keys, aws_endpoint_url=closed, **stored).message.endswith("check the region SSM stores")
+    acr = check("acr", {"clientid": "c1d2", "clientsecret": "acr-secret-value"}, **stored)
+    assert "acr_login_server" not in acr.message.split(":")[0] and "squirrel.ssm.ssm_registry" in acr.message

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import (
-    CODES, SEVERITIES, count, diagnose, verification_problems)
+    CODES, SEVERITIES, VERIFY_CODES, count, diagnose, verification_problems)
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import VERSIONS
 from ansible_collections.squirrel.ssm.tests.cases import GOOD
 
@@ -117,13 +117,14 @@ def test_rows_ssm_does_not_use_are_not_checked_for_fields():
 
 
 def test_verification_codes():
-    assert [p['code'] for p in verification_problems('ghcr', 'ghcr', False, 'denied')] == ['credentials_rejected']
-    assert [p['code'] for p in verification_problems('ghcr', 'ghcr', False, 'no route', True)] == [
-        'registry_unreachable']
-    assert [p['code'] for p in verification_problems('acr', 'acr', None, 'no login server')] == ['not_verifiable']
-    assert [p['code'] for p in verification_problems('custom', 'm', None, 'open', anonymous=True)] == [
-        'anonymous_only']
-    assert verification_problems('ghcr', 'ghcr', True, 'ok') == []
+    def verify_codes(provider, status):
+        return [p['code'] for p in verification_problems(provider, provider, status, 'what the check said')]
+    assert verify_codes('ghcr', 'rejected') == ['credentials_rejected']
+    assert verify_codes('ghcr', 'unreachable') == ['registry_unreachable']
+    assert verify_codes('acr', 'not_verifiable') == ['not_verifiable']
+    assert verify_codes('custom', 'anonymous_only') == ['anonymous_only']
+    assert verify_codes('ghcr', 'accepted') == [] and verify_codes('ghcr', 'not_checked') == []
+    assert set(VERIFY_CODES.values()) <= set(CODES)
 
 
 def test_every_code_is_documented():
