@@ -9,6 +9,12 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     # How every module of the collection reaches SSM. Keep in step with CONNECTION_SPEC in module_utils/ssm_api.py.
     DOCUMENTATION = r'''
+attributes:
+  action_group:
+    support: full
+    membership:
+      - squirrel.ssm.ssm
+    description: Use C(module_defaults) with C(group/squirrel.ssm.ssm) to set the connection once.
 requirements:
   - Python >= 3.7 on the target (the host the module runs on); an older Python gets a message naming the floor.
   - requests >= 2.25 on the target.

@@ -34,11 +34,6 @@ attributes:
   idempotent:
     support: full
     description: A second run with the same input writes nothing and reports no change.
-  action_group:
-    support: full
-    membership:
-      - squirrel.ssm.ssm
-    description: Use C(module_defaults) with C(group/squirrel.ssm.ssm) to set the connection once.
 options:
   provider:
     description:

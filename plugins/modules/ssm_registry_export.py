@@ -48,11 +48,6 @@ attributes:
   idempotent:
     support: none
     description: A second run refuses to overwrite the file, unless O(force=true).
-  action_group:
-    support: full
-    membership:
-      - squirrel.ssm.ssm
-    description: Use C(module_defaults) with C(group/squirrel.ssm.ssm) to set the connection once.
 options:
   path:
     description:

@@ -27,11 +27,6 @@ attributes:
   idempotent:
     support: full
     description: It changes nothing.
-  action_group:
-    support: full
-    membership:
-      - squirrel.ssm.ssm
-    description: Use C(module_defaults) with C(group/squirrel.ssm.ssm) to set the connection once.
 options:
   name:
     description:
