@@ -178,7 +178,7 @@ def test_check_registries_fails_on_rejected_and_at_warning_on_unreachable(ansibl
         return proc.returncode, proc.stdout + proc.stderr
     store(ansible, good, unreachable)
     rc, output = check()
-    assert rc == 0 and 'closed (custom): warning registry_unreachable' in output, output[-3000:]
+    assert rc == 0 and 'closed (custom, credentials unreachable): warning registry_unreachable' in output, output[-3000:]
     rc, output = check('-e', 'check_registries_fail_on=warning')
     assert rc != 0 and 'closed: registry_unreachable' in output, output[-3000:]
     store(ansible, rejected)
