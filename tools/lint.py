@@ -229,6 +229,7 @@ def check_artifact():
     problems = ['%s should not be in the artifact' % n for n in names
                 if n.split('/')[0] not in ARTIFACT_TOP or ARTIFACT_NEVER.search(n)]
     required = ['MANIFEST.json', 'FILES.json', GALAXY['readme'], 'meta/runtime.yml', 'meta/execution-environment.yml',
+                'meta/awx-credential-type.yml',
                 'requirements.txt', 'bindep.txt', 'CHANGELOG.rst', 'changelogs/changelog.yaml']
     required += [os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'plugins', '*', '*.py'))
                  + glob.glob(os.path.join(ROOT, 'roles', '*', '*', 'main.yml'))

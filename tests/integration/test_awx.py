@@ -1,4 +1,4 @@
-"""The AWX / AAP credential type of extensions/awx/credential_type_ssm.yml: its structure against AWX's schema for
+"""The AWX / AAP credential type of meta/awx-credential-type.yml: its structure against AWX's schema for
 custom credential types, its injectors rendered as AWX renders them (a sandboxed Jinja2 environment, file templates
 written first and named by tower.filename.<name>), and squirrel.ssm.configure_registries run with exactly the
 environment they inject, against the SSM sandbox (API key over TLS with the injected CA, login, skipped check)."""
@@ -17,7 +17,7 @@ from tests.integration.conftest import API_KEY, BIN, PASSWORD, USERNAME, assert_
 from tests.sandbox.ssm_sandbox import Sandbox
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CREDENTIAL_TYPE = os.path.join(ROOT, 'extensions', 'awx', 'credential_type_ssm.yml')
+CREDENTIAL_TYPE = os.path.join(ROOT, 'meta', 'awx-credential-type.yml')
 # AWX's schema of a custom credential type (its CredentialTypeInputField and CredentialTypeInjectorField).
 FIELD_KEYS = {'id', 'label', 'type', 'secret', 'multiline', 'help_text', 'format', 'choices', 'default',
               'ask_at_runtime'}
