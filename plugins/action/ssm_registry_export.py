@@ -205,6 +205,25 @@ def previous_ciphertexts(path, header):
     return found
 
 
+def read_bytes(path):
+    """The bytes of a file, or None when there is none to read."""
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def up_to_date(path, data):
+    """Whether the file already holds exactly these bytes, private (mode 0600)."""
+    return read_bytes(path) == data and os.stat(path).st_mode & 0o777 == 0o600
+
+
+def read_text(path):
+    data = read_bytes(path)
+    return None if data is None else to_text(data)
+
+
 def reused(vault, ciphertext, plaintext):
     """Whether an earlier encrypted value holds exactly this plaintext (then it is kept, so that a new export of
     unchanged secrets diffs as unchanged: every encryption salts anew)."""
@@ -305,38 +324,43 @@ class ActionModule(ActionBase):
         before = previous_ciphertexts(paths[0], header) if args['force'] else {}
 
         def inline(entry, field):
-            if check:
-                return MASKED_VAULT
             return '!vault |\n' + indented(encrypted(entry.fields[field], before.get((entry.name, field))), 8)
+
+        def masked(entry, field):
+            return MASKED_VAULT
 
         def reference(entry, field):
             return json.dumps('{{ %s }}' % references[(entry.name, field)])
 
-        origin = connection['ssm_url']
-        content = render(entries, skipped, anonymous, origin,
-                         inline if args['secrets'] == 'vault' else reference)
-        outcome = dict(changed=True, path=paths[0], exported=[entry.name for entry in entries], left_out=skipped,
+        def content(secret_value):
+            return render(entries, skipped, anonymous, connection['ssm_url'], secret_value)
+
+        files = [(paths[0], to_bytes(content(inline if args['secrets'] == 'vault' else reference)))]
+        if args['secrets'] == 'file':
+            plaintext = '# The secrets of %s (squirrel.ssm.ssm_registry_export).\n' % os.path.basename(paths[0])
+            plaintext += ''.join('%s: %s\n' % (references[key], scalar(entry.fields[key[1]]))
+                                 for entry in entries for key in sorted(references) if key[0] == entry.name)
+            plaintext += '' if references else '{}\n'  # still a vars file that -e @ takes
+            previous = read_text(paths[1]) if args['force'] else None
+            if previous is not None and previous.splitlines()[:1] != [header]:
+                previous = None
+            files.append((paths[1], to_bytes(encrypted(plaintext, previous and previous.rstrip('\n')) + '\n')))
+        # Exported again over an unchanged SSM: the same bytes (kept ciphertexts), nothing to write.
+        changed = not all(up_to_date(path, data) for path, data in files)
+        outcome = dict(changed=changed, path=paths[0], exported=[entry.name for entry in entries], left_out=skipped,
                        anonymous=anonymous, secrets_encrypted=len(references), ssm_api_version=client.version)
         if warnings:
             outcome['warnings'] = warnings
         if args['secrets'] == 'file':
             outcome['secrets_path'] = paths[1]
         if check:
-            outcome['preview'] = content
-            outcome['msg'] = 'check mode: would write %s' % ' and '.join(paths)
+            outcome['preview'] = content(masked if args['secrets'] == 'vault' else reference)
+            outcome['msg'] = 'check mode: would write %s' % ' and '.join(paths) if changed else 'up to date'
             return outcome
-        if args['secrets'] == 'file':
-            plaintext = '# The secrets of %s (squirrel.ssm.ssm_registry_export).\n' % os.path.basename(paths[0])
-            plaintext += ''.join('%s: %s\n' % (references[key], scalar(entry.fields[key[1]]))
-                                 for entry in entries for key in sorted(references) if key[0] == entry.name)
-            plaintext += '' if references else '{}\n'  # still a vars file that -e @ takes
-            previous = None
-            if args['force'] and os.path.isfile(paths[1]):
-                with open(paths[1]) as handle:
-                    previous = handle.read().rstrip('\n')
-                if previous.splitlines()[:1] != [header]:
-                    previous = None
-            write_private(paths[1], to_bytes(encrypted(plaintext, previous) + '\n'), args['force'])
-        write_private(paths[0], to_bytes(content), args['force'])
+        if not changed:
+            outcome['msg'] = '%s up to date' % ' and '.join(paths)
+            return outcome
+        for path, data in reversed(files):  # the secrets file first: the vars file refers to it
+            write_private(path, data, args['force'])
         outcome['msg'] = 'wrote %s' % ' and '.join(paths)
         return outcome

@@ -46,8 +46,9 @@ attributes:
     support: none
     description: The result's RV(preview) shows the file, with every secret masked.
   idempotent:
-    support: none
-    description: A second run refuses to overwrite the file, unless O(force=true).
+    support: partial
+    description: A second run refuses to overwrite the file, unless O(force=true); with it, an SSM that did not
+      change finds the file up to date, so nothing is written and C(changed) is false.
 options:
   path:
     description:
@@ -96,7 +97,8 @@ notes:
     the controller needs C(requests).
   - Vault encryption salts every value anew. So that an export run again with O(force=true) diffs only where SSM
     changed, an encrypted value of the file it replaces is kept when it holds exactly the same secret, with the same
-    vault id and password (likewise the whole secrets file with O(secrets=file)).
+    vault id and password (likewise the whole secrets file with O(secrets=file)); a file that ends up the same is
+    not written again, and the task reports no change.
   - SSM returns stored secrets in clear, which is what makes the export possible. Protect the API key accordingly.
 seealso:
   - module: squirrel.ssm.ssm_registry_info

@@ -123,6 +123,7 @@ def test_export_then_converge_writes_nothing_and_an_empty_ssm_ends_up_the_same(a
     # Exported again over it: the same file, encrypted values included, so that git shows no change.
     rc, output = playbook(ansible, sandbox.url, *(export + ['-e', 'ssm_export_force=true']))
     assert rc == 0 and path.read_text() == text and mode(path) == 0o600, output[-3000:]
+    assert recap(output)['changed'] == 0 and 'up to date' in output, output[-3000:]
 
     # Converging the same SSM from the file: nothing to write.
     before = stored(sandbox)
@@ -167,6 +168,7 @@ def test_secrets_in_a_file_of_their_own(ansible, sandbox, tmp_path):
                           '-e', 'ssm_export_secrets=file', '-e', 'ssm_export_secrets_path=secrets.yml',
                           '--vault-id', 'ssm@pw.txt', '-e', 'ssm_export_force=true')
     assert rc == 0 and (tmp_path / 'secrets.yml').read_text() == secrets, output[-3000:]
+    assert recap(output)['changed'] == 0, output[-3000:]
 
 
 def test_check_mode_writes_nothing_and_no_vault_secret_fails_before_any_request(ansible, sandbox, tmp_path):
