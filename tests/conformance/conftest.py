@@ -3,7 +3,20 @@ flavours and its v0.1 mode) and against every real SSM it is given.
 
 Real servers come from SSM_SOURCE (source tarballs or SSM checkouts, separated by ':'), built and started by
 tests/realssm, or from a running SSM given by SSM_CONFORMANCE_URL with SSM_CONFORMANCE_API_KEY (or _USERNAME and
-_PASSWORD). A running SSM is changed by the suite: give it a staging server, never production.
+_PASSWORD). A running SSM is changed by the suite: give it a staging server, never production. CONFORMANCE_TARGETS
+(comma-separated ids: sandbox, real-v0.5.2, running...) keeps only those targets.
+
+Rules for a scenario, so that it also works on a running SSM (tests/conformance/running.py):
+- Scenarios on one server never run at once: every test of a target is in that target's xdist group (the
+  scheduler below keeps a group on one worker), and a running SSM is locked for one run.
+- What only some targets can do is asked for, never assumed: `target.requires('database')` (insert_row: rows no
+  client can write), `'log'` (registering(): SSM's own word on reloads), `'restart'`, `'login'` (a username and
+  password were given) skips the scenario with a one-line reason; `target.has(...)` to do only part of it.
+  Call `target.insert_row(row)` and `target.restart()`, never `target.server.*`.
+- The server may already hold rows the scenario did not write: a running SSM is cleared before each scenario only as
+  far as its API allows (`target.holds_data` is True there). Assert on the rows the scenario wrote, or compare with
+  what the server held when the scenario began; never count every row; a custom name may already exist.
+- Never read the database to check a result: read SSM's API (`target.rows()`), as every target can.
 """
 import os
 import time
@@ -18,6 +31,10 @@ SANDBOX_USER, SANDBOX_PASSWORD, SANDBOX_KEY = 'admin@example.com', 'conformance-
 HOW_TO_RUN = ('real SSM skipped: set SSM_SOURCE=../shared/ssm-server/ssm-v0.5.2.tar.gz (tarballs or SSM git checkouts, '
               "':'-separated), or SSM_CONFORMANCE_URL and SSM_CONFORMANCE_API_KEY for a running staging SSM")
 RESULTS = {}
+SKIPPED = {}
+STARTED = time.time()
+# What a target may be unable to do (a running SSM given by URL: none but `login`, when a username is given).
+CAPABILITIES = frozenset(['database', 'log', 'restart', 'login'])
 
 
 class Target:
@@ -30,6 +47,34 @@ class Target:
         self.url = server.url
         self.api_key, self.username, self.password = api_key, username, password
         self.session = None
+        self.capabilities = frozenset(getattr(server, 'capabilities', CAPABILITIES))
+
+    # -- what this target can do -------------------------------------------------------------------------------
+    @property
+    def holds_data(self):
+        """True when the server may hold rows the suite did not write (a running SSM: only cleared as far as its API
+        allows); a started server or sandbox is back to its fresh rows before each scenario."""
+        return self.kind == 'running'
+
+    def has(self, capability):
+        assert capability in CAPABILITIES, capability
+        return capability in self.capabilities
+
+    def requires(self, *capabilities):
+        """Skip the scenario, with a one-line reason, on a target that cannot do one of `capabilities`."""
+        for capability in capabilities:
+            if not self.has(capability):
+                from tests.conformance.running import MISSING
+                pytest.skip(MISSING[capability])
+
+    def insert_row(self, row):
+        """A raw row straight into SSM's database (for rows no client can write)."""
+        self.requires('database')
+        return self.server.insert_row(row)
+
+    def restart(self, check=True):
+        self.requires('restart')
+        return self.server.restart(check=check)
 
     @property
     def connection(self):
@@ -127,11 +172,40 @@ def _params():
         params.append(pytest.param(_running_target(), id='running', marks=pytest.mark.xdist_group('running')))
     elif not sources:
         params.append(pytest.param(None, id='real', marks=pytest.mark.skip(reason=HOW_TO_RUN)))
-    return params
+    only = [t.strip() for t in os.environ.get('CONFORMANCE_TARGETS', '').split(',') if t.strip()]
+    return [param for param in params if not only or param.id in only]
 
 
 PARAMS = _params()
 TARGET_IDS = [param.id for param in PARAMS]
+GROUPS = dict((param.id, next((m.args[0] for m in param.marks if m.name == 'xdist_group'), param.id))
+              for param in PARAMS)
+
+
+def group_of(nodeid):
+    """The xdist group of a test by the target in its id (`test_x[running]`, `test_y[README.md:83-running]`).
+    pytest-xdist 3.8 marks a group by appending `@group` to the node id, which pytest 9.2 ignores: under
+    `--dist loadgroup` every test then went to any worker, and a running SSM got two scenarios at once."""
+    if not nodeid.endswith(']'):
+        return None
+    params = nodeid[nodeid.rfind('[') + 1:-1]
+    for target_id in sorted(GROUPS, key=len, reverse=True):
+        if params == target_id or params.endswith('-' + target_id) or params.startswith(target_id + '-'):
+            return GROUPS[target_id]
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue('dist') != 'loadgroup':
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ByTarget(LoadGroupScheduling):
+        def _split_scope(self, nodeid):
+            return group_of(nodeid) or super(ByTarget, self)._split_scope(nodeid)
+
+    return ByTarget(config, log)
 
 
 @pytest.fixture(scope='session', params=PARAMS)
@@ -189,6 +263,8 @@ def pytest_runtest_logreport(report):
     for key, value in report.user_properties:
         if key == 'conformance' and (report.when == 'call' or report.outcome != 'passed'):
             RESULTS[tuple(value)] = report.outcome
+            if report.skipped and isinstance(report.longrepr, tuple):
+                SKIPPED[tuple(value)] = report.longrepr[2].replace('Skipped: ', '')
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -207,3 +283,8 @@ def pytest_terminal_summary(terminalreporter):
     if path:
         with open(path, 'a') as handle:
             handle.write(table + '\n')
+    if 'running' in servers:
+        from tests.conformance.running import staging_report
+        text = staging_report(RESULTS, SKIPPED, STARTED)
+        terminalreporter.write_sep('-', 'staging check: paste this into the ticket')
+        terminalreporter.write_line(text)

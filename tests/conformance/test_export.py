@@ -35,24 +35,26 @@ def stored(target):
 
 def test_export_then_converge_writes_nothing_and_a_reset_server_gets_the_same_rows(scenario, target):
     known = set(row['provider'] for row in target.rows().values()) | {'custom'}
+    theirs = stored(target)  # a running SSM's own rows its API could not clear
     declared = [r for r in every_provider() if r['provider'] in known and r['provider'] != 'quay']
     seeded = scenario.play(converge(declared))
     assert seeded.rc == 0, seeded.output[-2000:]
     # Rows the file must leave out: SSM's own reset, which keeps the secret; a provider SSM no longer knows.
     target.api('POST', 'quay', {'auth': dict(QUAY, token=LEFTOVER)})
     target.api('PATCH', 'quay')
-    target.server.insert_row({'name': 'hotio', 'provider': 'hotio', 'authScheme': [], 'authSet': False,
-                              'canAnonymous': True, 'canAuth': False})
+    if target.has('database'):
+        target.insert_row({'name': 'hotio', 'provider': 'hotio', 'authScheme': [], 'authSet': False,
+                           'canAnonymous': True, 'canAuth': False})
     (scenario.tmp_path / 'connection.json').write_text(json.dumps(target.connection))
     (scenario.tmp_path / 'pw.txt').write_text(VAULT_PASSWORD)
     rc, output = playbook(scenario, 'squirrel.ssm.export_registries', '-e', '@connection.json', '-e',
                           'ssm_export_path=ssm-registries.yml', '--vault-password-file', 'pw.txt')
     assert rc == 0, output[-3000:]
     text = (scenario.tmp_path / 'ssm-registries.yml').read_text()
-    assert '# - hotio (provider hotio):' in text
+    assert '# - hotio (provider hotio):' in text or 'hotio' not in target.rows()
     assert '# - quay (provider quay):' in text or not any((target.rows()['quay'].get('auth') or {}).values())
     before = stored(target)
-    assert sorted(before) == sorted(r['name'] for r in declared)
+    assert sorted(before) == sorted([r['name'] for r in declared] + list(theirs))
 
     converge_it = ['squirrel.ssm.configure_registries', '-e', '@connection.json', '-e', '@ssm-registries.yml',
                    '--vault-password-file', 'pw.txt']
@@ -62,7 +64,7 @@ def test_export_then_converge_writes_nothing_and_a_reset_server_gets_the_same_ro
     assert target.writes_since(mark) == [] and stored(target) == before
 
     target.reset()
-    assert stored(target) == {}
+    assert stored(target) == theirs
     rc, output = playbook(scenario, *converge_it)
     assert rc == 0, output[-3000:]
     assert stored(target) == before
