@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-run sandbox build run test unit integration examples conformance compat lint sanity docs clean bench realssm realssm-build
+.PHONY: setup setup-run sandbox build run test unit integration examples conformance compat lint sanity docs clean bench realssm realssm-build staging-check
 
 # One .venv, two levels: what the main job needs (requirements-run.txt: ansible-core and requests), marked by
 # .run-installed; every development tool on top for the tests (requirements-dev.txt), marked by .installed.
@@ -54,6 +54,7 @@ test: setup build
 	$(BIN)/python tools/gendocs.py --check
 	$(BIN)/python -m pytest -n 2 tests/unit tests/contract tests/realreg tests/integration tests/realssm tests/examples
 	$(MAKE) --no-print-directory conformance
+	$(MAKE) --no-print-directory staging-check
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory compat
 
@@ -67,6 +68,12 @@ compat: setup
 # (tarballs or SSM checkouts, ':'-separated); docs/compatibility.md. Prints the scenario x server table.
 conformance: setup build
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -rs tests/conformance
+
+# The staging check of docs/compatibility.md ("Testing against your own SSM") as a user runs it, on a real v0.5.2 and
+# v0.1.30 of SSM_SOURCE filled as SSM's web UI and an old reset leave an SSM: the conformance suite through the
+# running-SSM path only (one scenario at a time), then every row of the database compared with what it held before.
+staging-check: setup build
+	$(BIN)/python -m tests.conformance.staging_check
 
 # The Ansible ecosystem checks on the built collection: ansible-test sanity and units, ansible-lint, yamllint,
 # docs, the artifact, execution environment, changelog and molecule (`tools/lint.py --list`). CHECKS="docs ee" runs some.

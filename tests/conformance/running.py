@@ -33,13 +33,13 @@ SERVER_KEYS = ('_id', 'createdAt', 'updatedAt', '__v')
 RELOAD_PREFIX = 'squirrel-ssm-conformance-reload-'
 # What SSM's API cannot put back exactly, as (code, what the report says). Anything else that differs is a loss.
 RESTORE_LIMITS = {
-    'auth_key_added': "`auth: {}` where the row had no `auth` key (SSM's API has no write that removes the key; "
-                      'SSM reads both the same way)',
-    'auth_key_dropped': 'no `auth` key where the row had `auth: {}` (SSM v0.5 stores none for a custom registry '
-                        'created with an empty `auth`; SSM reads both the same way)',
-    'recreated': 'recreated: new `_id` and `createdAt` (a custom registry cannot be written back, only created '
-                 'again)',
-    'rewritten': 'rewritten: new `updatedAt`',
+    'auth_key_added': ('`auth: {}`, had no `auth` key',
+                       "SSM's API has no write that removes the key; SSM reads both the same way"),
+    'auth_key_dropped': ('no `auth` key, had `auth: {}`',
+                         'SSM v0.5 stores no `auth` for a custom registry created with an empty one; SSM reads both '
+                         'the same way'),
+    'recreated': ('new `_id` and `createdAt`', 'a custom registry cannot be written back, only created again'),
+    'rewritten': ('new `updatedAt`', 'SSM sets it on every write'),
 }
 MISSING = {
     'database': "a running SSM given by URL: its database is out of reach (rows no client can write are not seeded)",
@@ -327,7 +327,7 @@ def compare(saved, after, recreated=()):
             limits.append('recreated')
         elif any(row.get(k) != now.get(k) for k in SERVER_KEYS):
             limits.append('rewritten')
-        entry['notes'] = losses + [RESTORE_LIMITS[code] for code in limits]
+        entry['notes'] = losses + [RESTORE_LIMITS[code][0] for code in limits]
         entry['limits'] = limits
         if losses:
             entry['status'] = 'lost'
@@ -354,6 +354,8 @@ def describe(restored):
         mark = {'exact': 'exact', 'limited': 'close', 'lost': 'NOT BACK'}[entry['status']]
         lines.append('  %-8s %s (%s)%s' % (mark, entry['name'], entry['provider'],
                                           (': ' + '; '.join(entry['notes'])) if entry['notes'] else ''))
+    for code in sorted(set(code for entry in restored for code in entry.get('limits', []))):
+        lines.append('  why %s: %s' % (RESTORE_LIMITS[code][0], RESTORE_LIMITS[code][1]))
     return lines
 
 

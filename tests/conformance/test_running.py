@@ -88,7 +88,7 @@ def test_rows_are_put_back_and_the_report_names_every_difference(staging):
     assert not os.path.exists(ssm.backup), 'the saved secrets stay on disk after every row is back'
     text = running.staging_report({('a scenario', 'running'): 'passed', ('another', 'running'): 'skipped'},
                                   {('another', 'running'): 'needs the database'}, 0, url=staging.url)
-    assert 'Harbor Prod (custom): recreated' in text and 'NOT BACK' not in text and 'needs the database' in text
+    assert 'close    Harbor Prod (custom): new `_id` and `createdAt`' in text and 'NOT BACK' not in text and 'needs the database' in text
     assert not [s for s in UI_SECRETS + [KEY, PASSWORD] if s in text + json.dumps(ssm.restored)]
 
 
