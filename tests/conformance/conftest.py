@@ -7,8 +7,8 @@ _PASSWORD). A running SSM is changed by the suite: give it a staging server, nev
 (comma-separated ids: sandbox, real-v0.5.2, running...) keeps only those targets.
 
 Rules for a scenario, so that it also works on a running SSM (tests/conformance/running.py):
-- Scenarios on one server never run at once: every test of a target is in that target's xdist group (the
-  scheduler below keeps a group on one worker), and a running SSM is locked for one run.
+- Scenarios on one server never run at once: each xdist worker starts its own sandbox or real server, and every
+  test of a running SSM goes to one worker (the scheduler below), which locks that server for its run.
 - What only some targets can do is asked for, never assumed: `target.requires('database')` (insert_row: rows no
   client can write), `'log'` (registering(): SSM's own word on reloads), `'restart'`, `'login'` (a username and
   password were given) skips the scenario with a one-line reason; `target.has(...)` to do only part of it.
@@ -178,20 +178,18 @@ def _params():
 
 PARAMS = _params()
 TARGET_IDS = [param.id for param in PARAMS]
-GROUPS = dict((param.id, next((m.args[0] for m in param.marks if m.name == 'xdist_group'), param.id))
-              for param in PARAMS)
 
 
 def group_of(nodeid):
-    """The xdist group of a test by the target in its id (`test_x[running]`, `test_y[README.md:83-running]`).
+    """'running' for a test of the running SSM (`test_x[running]`, `test_y[README.md:83-running]`), else None.
     pytest-xdist 3.8 marks a group by appending `@group` to the node id, which pytest 9.2 ignores: under
-    `--dist loadgroup` every test then went to any worker, and a running SSM got two scenarios at once."""
+    `--dist loadgroup` every test went to any worker, and a running SSM got two scenarios at once. The other
+    targets spread freely: each worker starts its own sandbox or real server."""
     if not nodeid.endswith(']'):
         return None
     params = nodeid[nodeid.rfind('[') + 1:-1]
-    for target_id in sorted(GROUPS, key=len, reverse=True):
-        if params == target_id or params.endswith('-' + target_id) or params.startswith(target_id + '-'):
-            return GROUPS[target_id]
+    if params == 'running' or params.endswith('-running') or params.startswith('running-'):
+        return 'running'
     return None
 
 

@@ -130,5 +130,6 @@ def test_one_run_at_a_time_and_an_interrupted_run_is_put_back_first(staging, mon
 def test_every_test_of_a_target_is_in_its_group():
     assert group_of('tests/conformance/test_scenarios.py::test_purge_makes_ssm_match_the_list[running]') == 'running'
     assert group_of('tests/conformance/test_x.py::test_example_on_real_ssm[README.md:83-running]') == 'running'
-    assert group_of('tests/conformance/test_scenarios.py::test_x[sandbox-fixed]') == 'sandbox'
+    assert group_of('tests/conformance/test_scenarios.py::test_x[sandbox-fixed]') is None
+    assert group_of('tests/conformance/test_x.py::test_example_on_real_ssm[docs/running.md:3-real-v0.5.2]') is None
     assert group_of('tests/conformance/test_running.py::test_every_test_of_a_target_is_in_its_group') is None
