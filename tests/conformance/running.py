@@ -352,8 +352,8 @@ def describe(restored):
              % (counts['exact'], counts['limited'], counts['lost'])]
     for entry in restored:
         mark = {'exact': 'exact', 'limited': 'close', 'lost': 'NOT BACK'}[entry['status']]
-        lines.append('  %-8s %s (%s)%s' % (mark, entry['name'], entry['provider'],
-                                          (': ' + '; '.join(entry['notes'])) if entry['notes'] else ''))
+        notes = (': ' + '; '.join(entry['notes'])) if entry['notes'] else ''
+        lines.append('  %-8s %s (%s)%s' % (mark, entry['name'], entry['provider'], notes))
     for code in sorted(set(code for entry in restored for code in entry.get('limits', []))):
         lines.append('  why %s: %s' % (RESTORE_LIMITS[code][0], RESTORE_LIMITS[code][1]))
     return lines
