@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -59,37 +60,111 @@ def problem(code, message, fix, severity=None):
     return dict(code=code, severity=severity or CODES[code][0], message=message, fix=fix)
 
 
+_PLAIN = re.compile(r'^[A-Za-z_][A-Za-z0-9_.+-]*$')
+# Plain scalars YAML 1.1 (PyYAML, so Ansible) reads as something other than the string.
+_NOT_STRINGS = ('true', 'false', 'yes', 'no', 'on', 'off', 'null', 'y', 'n')
+# Ansible templates any string of a task that holds these: a stored value holding them is marked !unsafe.
+_JINJA = ('{{', '{%', '{#')
+
+
 def _yaml(value):
-    """A flow-style YAML one-liner (placeholders such as <token> stay bare)."""
+    """A flow-style YAML one-liner that Ansible reads back as `value`: names and simple words plain, anything
+    else (URLs, spaces, placeholders such as <token>) double-quoted, so that a value filled in for a placeholder
+    may hold ':', '#' or ','; a value Jinja would template is marked !unsafe, which Ansible takes as it is."""
     if isinstance(value, dict):
         return '{' + ', '.join('%s: %s' % (key, _yaml(inner)) for key, inner in value.items()) + '}'
-    if isinstance(value, str) and (value.startswith('<') or value.replace('-', '').replace('_', '').isalnum()):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    value = str(value)
+    if _PLAIN.match(value) and value.lower() not in _NOT_STRINGS:
         return value
-    return json.dumps(value)
+    quoted = json.dumps(value, ensure_ascii=False)
+    return '!unsafe ' + quoted if any(mark in value for mark in _JINJA) else quoted
 
 
-def task(provider, name, **args):
+def addressable(name):
+    """Whether squirrel.ssm.ssm_registry can write to a row of this name (registries.resolve refuses the others)."""
+    return isinstance(name, str) and bool(name) and name == name.strip() and '/' not in name
+
+
+def task(provider, name, comment=None, **args):
+    """The fix as a task: one line that is a task as printed (paste it under `tasks:` after `- `); what else
+    may be done goes into a YAML comment, so the line stays a task."""
     body = dict(provider=provider)
     if not PROVIDERS.get(provider) or not PROVIDERS[provider].builtin:
         body['name'] = name
     body.update(args)
-    return 'squirrel.ssm.ssm_registry: ' + _yaml(body)
+    line = 'squirrel.ssm.ssm_registry: ' + _yaml(body)
+    return line + '  # ' + comment if comment else line
 
 
-def _set_again(provider, name, stored):
-    """The task that stores the row's credentials again, right: the fields SSM reads, values as placeholders."""
+def _usable(field, value):
+    """The stored value if the fix may carry it as it is, after dropping a /v2 that SSM appends itself; else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return field.type(value)
+    except EndsInV2:
+        value = value.rstrip('/')[:-len('/v2')]
+        return _usable(field, value)
+    except (TypeError, ValueError):
+        return None
+
+
+def fix_credentials(provider, stored):
+    """The credentials a fix sets: every field the provider needs, in the form the row has. The row's own value
+    where it is not secret and valid (the user's url, login, namespace...), so following the fix changes only what
+    is wrong; a placeholder (<password>) for each secret and for each value the row lacks or holds wrongly (a
+    default SSM does not apply is not assumed: a self-hosted GitLab's authurl is not gitlab.com)."""
     spec = PROVIDERS[provider]
-    # A field with a default is left out: the collection stores the default itself.
-    names = [n for n, f in spec.fields.items() if f.required]
-    for group in spec.required_one_of[:1]:
-        first = group[0]
-        names += [first] + [n for together in spec.required_together if first in together for n in together]
-    names += [n for n in spec.fields if n in (stored or {})]
-    fields = []
-    for field in names:
-        if field not in fields:
-            fields.append(field)
-    return task(provider, name, credentials=dict((field, '<%s>' % field) for field in fields))
+    stored = dict((key, value) for key, value in (stored if isinstance(stored, dict) else {}).items()
+                  if value is not None)
+
+    def stored_value(name):
+        # Under the field's name, or a spelling the collection reads for it (ecr's accesskey, hub's token).
+        field = spec.fields[name]
+        for spelling in [name] + list(field.deprecated_aliases) + list(field.aliases):
+            if spelling in stored:
+                return stored[spelling]
+        return None
+
+    wanted = [name for name, field in spec.fields.items()
+              if field.required or field.default is not None or stored_value(name) is not None]
+    for pair in spec.mutually_exclusive:
+        if all(name in wanted for name in pair):
+            # The form that carries a value the user can see (login) is kept; base64 auth is dropped.
+            secret = [name for name in pair if spec.fields[name].secret]
+            wanted.remove(secret[0] if len(secret) == 1 else pair[0])
+    for group in spec.required_one_of:
+        if not any(name in wanted for name in group):
+            wanted.append(group[0])
+    for group in spec.required_together:
+        if any(name in wanted for name in group):
+            wanted.extend(name for name in group if name not in wanted)
+    credentials = {}
+    for name in spec.fields:
+        if name not in wanted:
+            continue
+        field = spec.fields[name]
+        value = None if field.secret else _usable(field, stored_value(name))
+        credentials[name] = '<%s>' % name if value is None else value
+    return credentials
+
+
+def _set_again(provider, name, stored, **extra):
+    """The task that stores the row's credentials again, right."""
+    if not addressable(name):
+        return _unaddressable(name)
+    return task(provider, name, credentials=fix_credentials(provider, stored), **extra)
+
+
+def _state(provider, name, state, comment=None):
+    return task(provider, name, comment, state=state) if addressable(name) else _unaddressable(name)
+
+
+def _unaddressable(name):
+    return ("delete the row %s in SSM's web UI (or its database) and create it again under a name without '/' and "
+            "without surrounding spaces with squirrel.ssm.ssm_registry" % json.dumps(name))
 
 
 def _stored_validator(spec):
@@ -139,9 +214,7 @@ def _fields(provider, name, auth, version):
             rule.type(value)
         except EndsInV2 as e:
             found.append(problem('url_ends_in_v2', '%s field %s: %s; SSM would ask for /v2/v2 and every update check '
-                                                   'of this registry fails' % (provider, field, e),
-                                 task(provider, name, credentials=dict(
-                                     (n, '<%s without /v2>' % n if n == field else '<%s>' % n) for n in given))))
+                                                   'of this registry fails' % (provider, field, e), fix))
         except (TypeError, ValueError) as e:
             found.append(problem('invalid_value', '%s field %s: %s' % (provider, field, e), fix))
     missing = [field for field, rule in sorted(spec.fields.items()) if rule.default is not None and field not in given]
@@ -166,8 +239,7 @@ def diagnose(rows, version):
             found.append(problem('unreachable_name', 'the name %s contains "/": SSM\'s web proxy decodes %%2F and SSM '
                                                      'answers 404, so no client can change or delete this row through '
                                                      'SSM\'s address' % name,
-                                 'delete the row in SSM\'s web UI (or its database) and create it again under a name '
-                                 'without "/" with squirrel.ssm.ssm_registry'))
+                                 _unaddressable(name)))
         if not known:
             found.append(problem(
                 'legacy_provider',
@@ -175,31 +247,31 @@ def diagnose(rows, version):
                     provider, ': with credentials set, SSM fails to register it, which stops the registration of '
                               'every row after it' if auth_set else ''),
                 "delete the row %s from SSM's database (the registry collection); the collection does not write to "
-                "rows of unknown providers" % name, severity='error' if auth_set else None))
+                "rows of unknown providers" % json.dumps(name), severity='error' if auth_set else None))
         if not auth_set and not cleared(auth if isinstance(auth, dict) else {'value': auth}):
             found.append(problem(
                 'leftover_secret', 'SSM does not use credentials for %s (auth_set false), but still stores values of '
                                    'them, in clear (SSM\'s own reset keeps them)' % name,
-                task(provider, name, state='reset') if known else
+                _state(provider, name, 'reset') if known else
                 "delete the row %s from SSM's database (the collection does not write to rows of unknown providers)"
-                % name))
+                % json.dumps(name)))
         if not known or not auth_set:
             continue
         found.extend(_fields(provider, name, auth, version))
         if provider == 'hub' and not version.uses_hub_credentials:
             found.append(problem('credentials_unused', '%s stores these Docker Hub credentials but never uses them: its '
                                                        'update checks always use an anonymous Docker Hub' % version.label,
-                                 task('hub', name, state='reset') + '  (or keep them for a later SSM)'))
+                                 _state('hub', name, 'reset', 'or keep them for a later SSM')))
         if provider in version.fails_to_register:
             found.append(problem('not_registered', '%s fails to register %s with credentials ("name" is not allowed): '
                                                    'its update checks use neither these credentials nor the anonymous '
                                                    'registry' % (version.label, provider),
-                                 task(provider, name, state='reset') + '  (the anonymous registry is then used)'))
+                                 _state(provider, name, 'reset', 'the anonymous registry is then used')))
         if provider == 'custom' and version.registers_last_custom_only and name in customs_in_use[:-1]:
             found.append(problem('custom_ignored', '%s registers only the last custom registry it stores (%s): the '
                                                    'update checks never use %s' % (
                                                        version.label, customs_in_use[-1], name),
-                                 task('custom', name, state='absent') + '  (or upgrade SSM to v0.5)'))
+                                 _state('custom', name, 'absent', 'or upgrade SSM to v0.5')))
     return result
 
 
@@ -212,9 +284,10 @@ VERIFY_CODES = {
 }
 
 
-def verification_problems(provider, name, status, message):
+def verification_problems(provider, name, status, message, stored=None):
     """The problems a credential check adds (ssm_registry_info's verify_credentials); `status` is the check's
-    verify_status (accepted, rejected, unreachable, anonymous_only, not_verifiable, not_checked)."""
+    verify_status (accepted, rejected, unreachable, anonymous_only, not_verifiable, not_checked), `stored` the
+    row's auth (its non-secret values go into the fix)."""
     code = VERIFY_CODES.get(status)
     if code == 'anonymous_only':
         return [problem(code, 'the %s registry answers without credentials, so the stored ones could not be '
@@ -225,7 +298,9 @@ def verification_problems(provider, name, status, message):
                         'check the registry address and the network from this host')]
     if code == 'credentials_rejected':
         return [problem(code, 'the %s registry refused the stored credentials: %s' % (provider, message),
-                        _set_again(provider, name, {}) if provider in PROVIDERS else 'set valid credentials')]
+                        # The new secret is checked against the registry before it is stored.
+                        _set_again(provider, name, stored, verify_credentials=True) if provider in PROVIDERS
+                        else 'set valid credentials')]
     if code == 'not_verifiable':
         return [problem(code, 'the stored %s credentials were not checked: %s' % (provider, message),
                         'check them with squirrel.ssm.ssm_registry verify_credentials and the inputs it needs '

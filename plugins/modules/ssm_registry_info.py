@@ -251,7 +251,7 @@ def main():
             view.update(verified=checked.verified, verify_status=checked.status, verify_msg=checked.message)
             if ssm.params['diagnose']:
                 view['problems'].extend(verification_problems(row.get('provider'), row['name'], checked.status,
-                                                              checked.message))
+                                                              checked.message, row.get('auth')))
         registries.append(view)
     result = dict(registries=registries)
     if ssm.params['diagnose']:
