@@ -4,6 +4,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import re
 import json
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import (
     CODES, SEVERITIES, VERIFY_CODES, count, diagnose, verification_problems)
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import VERSIONS
-from ansible_collections.squirrel.ssm.tests.cases import GOOD
+from ansible_collections.squirrel.ssm.tests.cases import GOOD, PEM
 
 V05, V01 = VERSIONS['0.5'], VERSIONS['0.1']
 SECRET = 'diagnosis-secret-value-9'
@@ -133,3 +134,87 @@ def test_every_code_is_documented():
     text = open(doc).read()
     missing = [code for code in CODES if '`%s`' % code not in text]
     assert not missing, missing
+
+
+# What a user types for each placeholder (between the quotes the fix prints around it).
+FILLED = {'password': 'p: #1, x', 'token': 't: #2', 'clientsecret': 's: #3', 'secretaccesskey': 'k/+: #4',
+          'auth': 'Zml4ZXI6cGFzcw==', 'privatekey': PEM.replace('\n', '\\n'), 'url': 'https://r.example:5000',
+          'authurl': 'https://gitlab.example.com', 'login': 'fixer', 'username': 'fix-user', 'namespace': 'fixorg',
+          'account': 'fixbot', 'region': 'eu-west-3', 'clientid': 'fix-id', 'accesskeyid': 'AKIAFIXEXAMPLE0000001',
+          'clientemail': 'fixer@example.iam.gserviceaccount.com'}
+
+
+def as_task(fix):
+    """The fix as Ansible reads it from a playbook, placeholders filled: (module, args)."""
+    from ansible.parsing.yaml.loader import AnsibleLoader
+    filled = re.sub(r'"<(\w+)>"', lambda m: '"%s"' % FILLED[m.group(1)], fix)
+    assert '<' not in filled.split('  # ')[0], filled
+    tasks = AnsibleLoader('- ' + filled).get_single_data()
+    assert isinstance(tasks, list) and len(tasks) == 1 and list(tasks[0]) == ['squirrel.ssm.ssm_registry'], fix
+    return tasks[0]['squirrel.ssm.ssm_registry']
+
+
+STORED = [  # (row, the stored values its fix must carry)
+    (row('harbor', 'custom', {'url': 'https://harbor.example.com', 'login': 'robot'}),
+     {'url': 'https://harbor.example.com', 'login': 'robot'}),
+    (row('harbor', 'custom', {'url': 'https://harbor.example.com', 'login': 'robot', 'password': SECRET,
+                              'auth': 'cm9ib3Q6cA=='}), {'url': 'https://harbor.example.com', 'login': 'robot'}),
+    (row('my mirror: eu', 'custom', {'url': 'http://m.example.com:5000/v2/', 'login': 'pull', 'password': 1}),
+     {'url': 'http://m.example.com:5000', 'login': 'pull'}),
+    (row('gitlab', auth={'url': 'https://registry.gitlab.example.com', 'token': SECRET}),
+     {'url': 'https://registry.gitlab.example.com'}),
+    (row('gitlab', auth={'authurl': 'https://gitlab.example.com', 'url': 123}), {'authurl': 'https://gitlab.example.com'}),
+    (row('ecr', auth={'accesskey': 'AKIAIOSFODNN7EXAMPLE', 'secretaccesskey': SECRET, 'region': 'Europe'}),
+     {'accesskeyid': 'AKIAIOSFODNN7EXAMPLE'}),
+    (row('gitea', auth={'url': 'gitea.example.com', 'auth': 'not base64'}), {'url': 'gitea.example.com'}),
+    (row('gitea', auth={'url': 'ftp://gitea.example.com', 'login': 'me', 'password': SECRET}), {'login': 'me'}),
+    (row('hub', auth={'login': 'yes', 'token': SECRET, 'note': 'x'}), {'login': 'yes'}),
+    (row('hub', auth={'login': 'me', 'auth': 'bWU6cA==', 'password': SECRET}), {'login': 'me'}),
+    (row('quay', auth={'namespace': 'my org', 'account': 'ro+bot', 'token': SECRET}), {'namespace': 'my org'}),
+    (row('ghcr', auth={'username': 'o{{ctocat }}'}), {'username': 'o{{ctocat }}'}),
+    (row('gcr', auth={'clientemail': 'a@b.example', 'privatekey': 12}), {'clientemail': 'a@b.example'}),
+    (row('acr', auth={'clientid': '', 'clientsecret': SECRET, 'tenant': 'x'}), {}),
+    (row('lscr', auth={'token': SECRET}), {}),
+]
+
+
+@pytest.mark.parametrize('stored,kept', STORED, ids=[r['name'] + str(i) for i, (r, k) in enumerate(STORED)])
+@pytest.mark.parametrize('version', [V05, V01])
+def test_a_fix_is_a_task_the_module_accepts_with_the_rows_own_values(stored, kept, version):
+    """Every fix printed for the row, read as Ansible reads a task with only its placeholders filled, passes the
+    module's own validation before any request, and keeps the row's good non-secret values."""
+    from ansible_collections.squirrel.ssm.plugins.module_utils.registries import resolve
+    found = diagnose({stored['name']: stored}, version)[stored['name']]
+    assert found
+    for one in found:
+        args = as_task(one['fix'])
+        wanted = resolve(args)
+        assert wanted.name == stored['name']
+        if wanted.state == 'present':
+            for field, value in kept.items():
+                assert wanted.credentials[field] == value, (one['code'], field)
+            assert SECRET not in one['fix']
+
+
+def test_credentials_rejected_keeps_the_login_and_checks_the_new_secret():
+    stored = {'url': 'https://harbor.example.com', 'login': 'robot', 'password': SECRET}
+    fix = verification_problems('custom', 'harbor', 'rejected', 'refused', stored)[0]['fix']
+    args = as_task(fix)
+    assert args['credentials'] == {'url': 'https://harbor.example.com', 'login': 'robot', 'password': 'p: #1, x'}
+    assert args['verify_credentials'] is True and SECRET not in fix
+
+
+def test_a_row_the_module_cannot_address_gets_no_task():
+    for name in ('team/mirror', 'harbor ', ' harbor'):
+        rows = {name: row(name, 'custom', {'url': 'http://m.example.com', 'login': 'me'})}
+        for one in diagnose(rows, V05)[name]:
+            assert 'squirrel.ssm.ssm_registry:' not in one['fix'], one
+
+
+@pytest.mark.parametrize('value', ['plain', 'yes', 'No', 'null', '123', '1e3', 'a: b', 'a #b', '{x}', '[y]', "it's",
+                                   '"q"', 'back\\slash', 'tab\there', 'über', '{{ lookup("pipe", "id") }}', '{% x %}',
+                                   '@at', '*star', '&amp', '!bang', '%pct', '- dash', '~', ''])
+def test_yaml_reads_back_every_value_as_the_same_string(value):
+    from ansible.parsing.yaml.loader import AnsibleLoader
+    from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import _yaml
+    assert AnsibleLoader(_yaml({'v': value})).get_single_data() == {'v': value}
