@@ -58,6 +58,14 @@ def test_make_sandbox_prints_how_to_use_it_and_stops_on_ctrl_c():
         answer = requests.get(url + '/api/container-registries', headers={'Authorization': 'Bearer ' + key},
                               timeout=10)
         assert answer.status_code == 200, answer.text
+        # The paste line is all another shell needs: no .venv on PATH, no ANSIBLE_COLLECTIONS_PATH, another directory.
+        paste = [line.strip() for line in lines if line.strip().startswith('export SSM_URL=')][0]
+        bare = dict((k, v) for k, v in os.environ.items() if not k.startswith(('SSM_', 'ANSIBLE_', 'VIRTUAL_ENV')))
+        bare['PATH'] = os.pathsep.join(p for p in bare.get('PATH', '').split(os.pathsep)
+                                       if os.path.realpath(p) != os.path.realpath(os.path.dirname(sys.executable)))
+        used = subprocess.run(['bash', '-c', paste + ' && ansible localhost -m squirrel.ssm.ssm_registry_info -a '
+                               'name=ghcr'], env=bare, cwd='/', capture_output=True, text=True, check=False)
+        assert used.returncode == 0 and '"name": "ghcr"' in used.stdout, used.stdout + used.stderr
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal: make and the sandbox both get it
         proc.wait(timeout=15)

@@ -24,7 +24,9 @@ import copy
 import html
 import http
 import json
+import os
 import secrets
+import shlex
 import signal
 import socket
 import ssl
@@ -926,11 +928,16 @@ def main(argv=None):
         print(f"  API key      {args.api_key}" + ("" if args.version == "0.5" else f" ({login} the user)"))
         print(f"  username     {args.username}")
         print(f"  password     {args.password}")
-        print("Paste into another shell (after `make build`, with .venv/bin on PATH):")
+        # What ansible-playbook needs besides the connection: the collection `make build` installs, and the
+        # .venv's ansible (make runs this with the system Python, so the paths come from the checkout).
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        tools = (f" ANSIBLE_COLLECTIONS_PATH={shlex.quote(os.path.join(root, 'build', 'collections'))}"
+                 f" PATH={shlex.quote(os.path.join(root, '.venv', 'bin'))}:\"$PATH\"")
+        print("Paste into another shell (after `make build`); ansible-playbook then finds the collection:")
         if args.version == "0.5":
-            print(f"  export SSM_URL={sb.url} SSM_API_KEY={args.api_key}")
+            print(f"  export SSM_URL={sb.url} SSM_API_KEY={args.api_key}{tools}")
         else:
-            print(f"  export SSM_URL={sb.url} SSM_USERNAME={args.username} SSM_PASSWORD={args.password}")
+            print(f"  export SSM_URL={sb.url} SSM_USERNAME={args.username} SSM_PASSWORD={args.password}{tools}")
         print("Ctrl-C stops it; everything it stores is lost.", flush=True)
     while not stop.wait(0.5):
         pass
