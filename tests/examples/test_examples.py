@@ -61,9 +61,11 @@ FILES = {'sa.json': GCR_KEY, 'files/gcr-service-account.json': GCR_KEY, 'harbor.
          'vault-pass.txt': VAULT_PASSWORD + '\n'}
 # The environment examples read with lookup('ansible.builtin.env', ...), as a CI job would export it.
 CI_ENV = {'GHCR_TOKEN': 'ghcr-token-from-ci-1', 'GITLAB_REGISTRY_TOKEN': 'gitlab-token-from-ci-1',
-          'HARBOR_ROBOT_SECRET': 'harbor-robot-secret-from-ci-1'}
+          'HARBOR_ROBOT_SECRET': 'harbor-robot-secret-from-ci-1', 'VAULT_PASSWORD': 'ci-vault-password-1'}
+# The secret of the vault-encrypted registries file a CI job converges (vaulted_registries).
+VAULTED_TOKEN = 'ghcr-token-from-the-vault-1'
 SECRETS = set(v for k, v in VAULT.items() if k != 'vault_acr_client_id' and not k.startswith('vault_aws_access')) | set(CI_ENV.values())
-SECRETS.add(VAULT_PASSWORD)
+SECRETS.update([VAULT_PASSWORD, VAULTED_TOKEN])
 MAKE_TARGETS = set(re.findall(r'^([a-z][\w-]*):', open(os.path.join(ROOT, 'Makefile')).read(), re.M))
 
 BLOCKS = all_blocks()
@@ -168,12 +170,29 @@ def run_sh(text, ansible, server, tmp_path):
     return output
 
 
+def vaulted_registries(path):
+    """The registries file a job converges, as the export writes it: its secret an ansible-vault value, encrypted
+    with the password of the CI variable VAULT_PASSWORD (so the run fails unless the job hands ansible-playbook that
+    password). Returns the secret, which SSM must then store."""
+    from ansible.constants import DEFAULT_VAULT_ID_MATCH
+    from ansible.parsing.vault import VaultLib, VaultSecret
+    vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(CI_ENV['VAULT_PASSWORD'].encode()))])
+    encrypted = vault.encrypt(VAULTED_TOKEN).decode()
+    path.write_text('ssm_registries:\n  - provider: ghcr\n    credentials:\n      username: octocat\n'
+                    '      token: !vault |\n' + ''.join('        %s\n' % line for line in encrypted.splitlines()))
+    return VAULTED_TOKEN
+
+
 def run_ci_job(data, ansible, server, tmp_path):
-    """A CI job file (GitLab CI): each job's variables become the environment, its ansible commands run; the
-    collection tarball it installs is the one `make build` builds; a registries file it reads is the example one."""
+    """A CI job file (GitLab CI): each job's variables become the environment, its script runs in one shell (as
+    GitLab runs it) in the project directory, then its after_script; the collection tarball it installs is the one
+    `make build` builds; a registries file it reads is the example one, or one with a vault-encrypted secret when
+    the job gives ansible-playbook a vault password file (ANSIBLE_VAULT_PASSWORD_FILE)."""
     for job in data.values():
         env = dict((k, fill(str(v), server)) for k, v in (job.get('variables') or {}).items())
-        env = dict(server.env(), **env)  # the connection of a masked CI/CD variable
+        env = dict(server.env(), CI_PROJECT_DIR=str(tmp_path), **env)  # the connection of a masked CI/CD variable
+        vaulted = 'ANSIBLE_VAULT_PASSWORD_FILE' in json.dumps(job)
+        script, stored = ['set -e'], None
         for command in job['script']:
             words = shlex.split(command)
             if words[:3] == ['ansible-galaxy', 'collection', 'install']:
@@ -182,10 +201,21 @@ def run_ci_job(data, ansible, server, tmp_path):
                 continue  # the collection is installed already (ANSIBLE_COLLECTIONS_PATH)
             for word in words:
                 if word.startswith('@'):
-                    source = os.path.join(ROOT, 'playbooks', 'vars', 'example_registries.yml')
-                    (tmp_path / word[1:]).write_text(open(source).read())
-            rc, output = run(words, ansible, server, tmp_path, env=env)
-            assert rc == 0 and recap(output)['failed'] == 0, command + '\n' + output[-4000:]
+                    if vaulted:
+                        stored = vaulted_registries(tmp_path / word[1:])
+                    else:
+                        source = os.path.join(ROOT, 'playbooks', 'vars', 'example_registries.yml')
+                        (tmp_path / word[1:]).write_text(open(source).read())
+            script.append(command)
+        rc, output = run('\n'.join(script), ansible, server, tmp_path, env=env, shell=True)
+        assert rc == 0 and recap(output)['failed'] == 0, '\n'.join(script) + '\n' + output[-4000:]
+        if job.get('after_script'):
+            rc, output = run('\n'.join(job['after_script']), ansible, server, tmp_path, env=env, shell=True)
+            assert rc == 0, output
+        if stored is not None:
+            assert server.rows()['ghcr']['auth']['token'] == stored, 'the vaulted secret did not reach SSM'
+            assert not [p for p in os.listdir(str(tmp_path)) if 'vault' in p and CI_ENV['VAULT_PASSWORD'] in
+                        open(os.path.join(str(tmp_path), p)).read()], 'the job left the vault password on disk'
 
 
 def run_block(block, ansible, server, tmp_path, twice=True):
