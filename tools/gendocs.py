@@ -1,5 +1,6 @@
-"""Write the parts of the docs that come from the provider table: the credentials doc fragment and the
-field tables of docs/providers/*.md. `--check` fails when they are stale (the unit tests run it)."""
+"""Write the parts of the docs that come from the provider table: the credentials doc fragment, the
+field tables of docs/providers/*.md and the fixes of docs/problems.md (as ssm_registry_info prints them).
+`--check` fails when they are stale (the unit tests run it)."""
 
 import copy
 import importlib.util
@@ -95,10 +96,87 @@ def fields_table(provider):
     return '\n'.join(lines)
 
 
+# docs/problems.md: the fix each code prints for an example row, as ssm_registry_info prints it (the same function
+# makes both). code: (rows as SSM stores them, SSM API version, the credential check's status or None).
+PROBLEMS = os.path.join(ROOT, 'docs', 'problems.md')
+FIX_START, FIX_END = re.compile(r'<!-- fix:start (\w+) \(tools/gendocs.py\) -->'), '<!-- fix:end -->'
+_HARBOR = {'url': 'https://harbor.example.com', 'login': 'robot', 'password': 'secret'}
+FIX_EXAMPLES = {
+    'missing_field': ({'harbor': dict(provider='custom', authSet=True, auth={'url': 'https://harbor.example.com',
+                                                                             'login': 'robot'})}, '0.5', None),
+    'wrong_type': ({'gitea': dict(provider='gitea', authSet=True, auth={'url': 123, 'login': 'deploy',
+                                                                        'password': 'secret'})}, '0.5', None),
+    'invalid_value': ({'ecr': dict(provider='ecr', authSet=True, auth={
+        'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'secretaccesskey': 'secret', 'region': 'Europe'})}, '0.5', None),
+    'unknown_field': ({'ecr': dict(provider='ecr', authSet=True, auth={
+        'accesskey': 'AKIAIOSFODNN7EXAMPLE', 'secretaccesskey': 'secret', 'region': 'eu-west-1'})}, '0.5', None),
+    'conflicting_fields': ({'hub': dict(provider='hub', authSet=True, auth={
+        'login': 'johndoe', 'password': 'secret', 'auth': 'am9objpzZWNyZXQ='})}, '0.1', None),
+    'gitlab_url_missing': ({'gitlab': dict(provider='gitlab', authSet=True, auth={
+        'url': 'https://registry.gitlab.example.com', 'token': 'secret'})}, '0.5', None),
+    'url_ends_in_v2': ({'my mirror': dict(provider='custom', authSet=True, auth={
+        'url': 'http://mirror.example.com:5000/v2/', 'login': 'pull', 'password': 'secret'})}, '0.5', None),
+    'legacy_provider': ({'hotio': dict(provider='hotio', authSet=False)}, '0.5', None),
+    'leftover_secret': ({'quay': dict(provider='quay', authSet=False, auth={
+        'namespace': 'myorg', 'account': 'ssm', 'token': 'secret'})}, '0.5', None),
+    'credentials_unused': ({'hub': dict(provider='hub', authSet=True, auth={'login': 'johndoe', 'password': 's'})},
+                           '0.5', None),
+    'custom_ignored': ({'harbor': dict(provider='custom', authSet=True, auth=_HARBOR),
+                        'mirror': dict(provider='custom', authSet=True, auth=_HARBOR)}, '0.1', None),
+    'not_registered': ({'ghcr': dict(provider='ghcr', authSet=True, auth={'username': 'octocat', 'token': 's'})},
+                       '0.1', None),
+    'unreachable_name': ({'team/mirror': dict(provider='custom', authSet=False)}, '0.5', None),
+    'credentials_rejected': ({'harbor': dict(provider='custom', authSet=True, auth=_HARBOR)}, '0.5', 'rejected'),
+    'registry_unreachable': ({'harbor': dict(provider='custom', authSet=True, auth=_HARBOR)}, '0.5', 'unreachable'),
+    'anonymous_only': ({'harbor': dict(provider='custom', authSet=True, auth=_HARBOR)}, '0.5', 'anonymous_only'),
+    'not_verifiable': ({'acr': dict(provider='acr', authSet=True, auth={'clientid': 'c', 'clientsecret': 's'})},
+                       '0.5', 'not_verifiable'),
+}
+
+
+_LOADED = []
+
+
+def load_diagnosis():
+    """plugins/module_utils/diagnosis.py, imported as the collection (it imports its siblings by their FQCN)."""
+    import tempfile
+    if _LOADED:
+        return _LOADED[0]
+    tree = tempfile.mkdtemp(prefix='gendocs-')
+    os.makedirs(os.path.join(tree, 'ansible_collections', 'squirrel'))
+    os.symlink(ROOT, os.path.join(tree, 'ansible_collections', 'squirrel', 'ssm'))
+    sys.path.insert(0, tree)
+    import importlib
+    _LOADED.append((importlib.import_module('ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis'),
+                    importlib.import_module('ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions')))
+    return _LOADED[0]
+
+
+def printed_fix(code):
+    diagnosis, versions = load_diagnosis()
+    rows, version, status = FIX_EXAMPLES[code]
+    rows = dict((name, dict(row, name=name)) for name, row in rows.items())
+    found = diagnosis.diagnose(rows, versions.VERSIONS[version])
+    if status:
+        name, row = list(rows.items())[-1]
+        found[name] = diagnosis.verification_problems(row['provider'], name, status, '...', row.get('auth'))
+    return [one['fix'] for problems in found.values() for one in problems if one['code'] == code][0]
+
+
+def problems_text(current):
+    """docs/problems.md with each marked fix as the collection prints it."""
+    def block(match):
+        return '%s\n  `%s`\n  %s' % (match.group(1), printed_fix(match.group(2)), FIX_END)
+    return re.sub(r'(<!-- fix:start (\w+) \(tools/gendocs.py\) -->)\n.*?' + re.escape(FIX_END), block, current,
+                  flags=re.S)
+
+
 def main(check):
     providers = load_providers()
     stale = []
     wanted = {FRAGMENT: fragment_text(providers)}
+    with open(PROBLEMS) as f:
+        wanted[PROBLEMS] = problems_text(f.read())
     for name, provider in providers.PROVIDERS.items():
         page = os.path.join(PAGES, name + '.md')
         if not os.path.exists(page):
