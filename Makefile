@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-run sandbox build run test unit integration examples conformance compat lint sanity docs clean bench realssm realssm-build staging-check
+.PHONY: setup setup-run sandbox build run test unit integration examples conformance compat lint sanity docs clean bench realssm realssm-build staging-check changelog
 
 # One .venv, two levels: what the main job needs (requirements-run.txt: ansible-core and requests), marked by
 # .run-installed; every development tool on top for the tests (requirements-dev.txt), marked by .installed.
@@ -87,6 +87,10 @@ bench: setup build
 
 docs:
 	$(BIN)/python tools/gendocs.py
+
+# CHANGELOG.rst with every fragment of changelogs/fragments, in the release of galaxy.yml's version (tools/changelog.py).
+changelog: setup build
+	$(BIN)/python tools/changelog.py
 
 # The real SSM server for tests (tests/realssm): SSM_SOURCE is an os.pathsep-separated list of SSM source
 # tarballs or git checkouts. `realssm-build` builds them all (cached in build/realssm); `realssm` starts the

@@ -319,6 +319,10 @@ def check_changelog():
     if str(GALAXY['version']) not in releases:
         print('note: %s is not released in changelogs/changelog.yaml yet (antsibull-changelog release)'
               % GALAXY['version'])
+    released = set(name for release in releases.values() for name in release.get('fragments') or [])
+    unreleased = sorted(set(os.listdir(os.path.join(ROOT, 'changelogs', 'fragments'))) - released)
+    if unreleased:
+        raise Failed('fragments in no release, so not in CHANGELOG.rst: %s (make changelog)' % ', '.join(unreleased))
     scratch = os.path.join(BUILD, 'changelog')
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)

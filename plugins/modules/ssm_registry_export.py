@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: ssm_registry_export
 short_description: Write what Squirrel Servers Manager stores as a registries file, secrets vault-encrypted
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Reads the registries one SSM stores and writes them as a vars file in the input form of the
     C(squirrel.ssm.registries) role (C(ssm_registries), C(ssm_registries_purge)), ready to review, commit and
