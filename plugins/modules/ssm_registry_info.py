@@ -165,7 +165,13 @@ registries:
           description: What is wrong, naming fields, never their values.
           type: str
         fix:
-          description: The task or action that repairs it, often a one-line squirrel.ssm.ssm_registry task.
+          description:
+            - The squirrel.ssm.ssm_registry task that repairs it, on one line that works as printed (put it under
+              C(tasks) after C(- )). It carries every field the provider needs, with the row's own values where they
+              are not secret and valid, and a quoted placeholder such as C("<password>") for each secret and each
+              value the row lacks or holds wrongly; type the value between the quotes.
+            - Where no task can repair the row (a provider SSM no longer knows, a name SSM's API cannot reach, the
+              network), what to do instead.
           type: str
     verified:
       description: Whether the registry accepted the stored credentials (false when it refused them or could not

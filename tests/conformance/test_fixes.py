@@ -233,7 +233,9 @@ def problems_of(results, round_cases):
 
 
 def fill(fix):
+    """The value typed between the quotes of each placeholder (a bare one, as older fixes printed, gets quotes)."""
     filled = re.sub(r'"<(\w+)>"', lambda m: '"%s"' % FILL[m.group(1)], fix)
+    filled = re.sub(r'<(\w+)>', lambda m: '"%s"' % FILL[m.group(1)], filled)
     assert '<' not in filled.split('  # ')[0], 'a placeholder FILL does not know: %s' % fix
     return filled
 
