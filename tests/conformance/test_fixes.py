@@ -194,8 +194,8 @@ def playbook(scenario, tasks, path):
     for index, line in enumerate(tasks):
         lines += ['    - ' + line, '      register: r%d' % index, '      ignore_errors: true']
     collected = '{' + ', '.join("'r%d': r%d" % (i, i) for i in range(len(tasks))) + '}'
-    lines += ['    - ansible.builtin.copy: {content: "{{ %s | to_json }}", dest: %s}' % (collected,
-                                                                                       json.dumps(path + '.json'))]
+    copy = '    - ansible.builtin.copy: {content: "{{ %s | to_json }}", dest: %s}'
+    lines.append(copy % (collected, json.dumps(path + '.json')))
     with open(path, 'w') as handle:
         handle.write('\n'.join(lines) + '\n')
 
