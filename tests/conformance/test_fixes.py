@@ -135,6 +135,10 @@ def cases(target, verify):
     rounds[0].append(Case(['legacy_provider', 'leftover_secret'], 'hotio', {'token': STORED_SECRET['token']},
                           how='db'))
     rounds[0].append(Case(['unreachable_name'], 'custom', None, 'team/fix', how='db'))
+    if 'reload_registry' in CODES:  # a short-lived reload row an interrupted run left behind
+        rounds[0].append(Case(['reload_registry'], 'custom', dict(url='https://reload.squirrel-ssm.invalid',
+                                                                  login='squirrel-ssm', password=PASSWORD),
+                              'squirrel-ssm-reload-fixtest'))
     rounds[1] += [Case(['leftover_secret'], p, good(p), how='leftover') for p in sorted(PROVIDERS) if p != 'custom']
     rounds[1].append(Case(['leftover_secret'], 'custom', good('custom'), 'fix-leftover', how='leftover'))
     rounds[2] += second
