@@ -151,11 +151,11 @@ def fix_credentials(provider, stored):
     return credentials
 
 
-def _set_again(provider, name, stored, **extra):
-    """The task that stores the row's credentials again, right."""
+def _set_again(provider, name, stored, comment=None, **extra):
+    """The task that stores the row's credentials again, right (`comment`: a note after it, as a YAML comment)."""
     if not addressable(name):
         return _unaddressable(name)
-    return task(provider, name, credentials=fix_credentials(provider, stored), **extra)
+    return task(provider, name, comment, credentials=fix_credentials(provider, stored), **extra)
 
 
 def _state(provider, name, state, comment=None):
