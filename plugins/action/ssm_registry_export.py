@@ -20,19 +20,20 @@ from ansible.parsing.vault import VaultLib, VaultSecret, match_encrypt_secret
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import diagnose
-from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
-    PROVIDERS, InvalidCredentials, validate_credentials)
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
+from ansible_collections.squirrel.ssm.plugins.module_utils.registries import PlanError, resolve
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import (
     CONNECTION_REQUIRED_ONE_OF, CONNECTION_REQUIRED_TOGETHER, CONNECTION_SPEC, REQUESTS_IMPORT_ERROR,
     ConnectionInputError, SSMClient, SSMError, check_connection, scrub)
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import RELOAD_REGISTRY_PREFIX, facts
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import RELOAD_REGISTRY_PREFIX, facts, read_stored
 from ansible_collections.squirrel.ssm.plugins.modules.ssm_registry_export import EXPORT_REQUIRED_IF, argument_spec
 
-# Problems that keep a row out of the file: the role would refuse the row, or converging would change or hide what
-# SSM stores. The others (credentials_unused, not_registered, custom_ignored, gitlab_url_missing) are noted on the
-# registry's comment line; gitlab_url_missing is exported with the defaults the collection stores.
+# Problems that keep a row out of the file: the role would refuse the row, converging would change or hide what SSM
+# stores, or the file would have to invent a value the row lacks (gitlab_url_missing: the defaults are gitlab.com's,
+# which a self-hosted GitLab is not). The others (credentials_unused, not_registered, custom_ignored) are noted on
+# the registry's comment line.
 BLOCKING = ('legacy_provider', 'leftover_secret', 'unreachable_name', 'missing_field', 'wrong_type', 'invalid_value',
-            'unknown_field', 'conflicting_fields', 'url_ends_in_v2')
+            'unknown_field', 'conflicting_fields', 'url_ends_in_v2', 'gitlab_url_missing')
 MASKED_VAULT = '!vault |\n  ********'
 
 
@@ -87,16 +88,23 @@ def classify(rows, version):
                                     'role cannot declare it (a custom registry needs at least its url); give it '
                                     'credentials, or delete it'))
             continue
-        auth = dict((key, value) for key, value in (row.get('auth') or {}).items() if value is not None)
+        reading = read_stored(provider, row.get('auth'), version)
+        item = dict(provider=provider, credentials=reading.fields)
+        if not PROVIDERS[provider].builtin:
+            item['name'] = name
         try:
-            fields, dummy = validate_credentials(provider, auth, 'registry %s' % name)
-        except InvalidCredentials as e:
-            # diagnosis reports what SSM reads; the collection's rules are stricter (no surrounding whitespace...).
-            skipped.append(skip(name, row, ['invalid_value'], scrub(str(e), list(auth.values()))))
+            # The converge's own validation: the file holds no entry the role would refuse.
+            fields = resolve(item).credentials
+        except PlanError as e:
+            values = [v for v in (row.get('auth') or {}).values() if isinstance(v, str) and v]
+            skipped.append(skip(name, row, ['converge_refuses'], '%s (change the row in SSM\'s web UI, then export '
+                                                                 'again)' % scrub(str(e), values)))
             continue
         notes = ['%s: %s' % (one['code'], one['message']) for one in problems[name]]
-        if fields != auth:
-            notes.append('converging stores it in the form above (the fields SSM reads, defaults included)')
+        if fields != reading.fields:
+            notes.append('converging stores it in the form above')
+        elif reading.refused:
+            notes.append('converging stores it in the form above, without %s' % ', '.join(reading.refused))
         ordered = dict((field, fields[field]) for field in PROVIDERS[provider].fields if field in fields)
         entries.append(Entry(name, provider, ordered, notes))
     return entries, skipped, anonymous
@@ -136,7 +144,7 @@ def render(entries, skipped, anonymous, origin, secret_value):
              '---',
              '# false: converging changes only the registries listed below; rows left out (listed at the end) and',
              '# rows added to SSM later are not touched. Set true once reviewed to make SSM match this list exactly',
-             '# (custom registries not listed deleted, built-in ones not listed reset).',
+             '# (custom registries not listed deleted, built-in ones not listed reset, the rows left out included).',
              'ssm_registries_purge: false']
     if not entries:
         lines.append('ssm_registries: []')

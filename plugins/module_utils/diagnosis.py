@@ -15,7 +15,7 @@ import re
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS, EndsInV2
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import cleared
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import FORM_ARTEFACTS, cleared, read_stored
 
 SEVERITIES = ('info', 'warning', 'error')
 DOCS = 'docs/problems.md'
@@ -180,13 +180,26 @@ def _stored_validator(spec):
                                  required_together=spec.required_together, required_one_of=spec.required_one_of)
 
 
+def _refused(provider, name, reading, version):
+    """The fields that make this version fail to register a row: what SSM's web form leaves in the auth it sends."""
+    what = ['%s (the name field SSM\'s web form sends with the credentials)' % field if field in FORM_ARTEFACTS
+            else '%s (stored empty: a field typed in SSM\'s web form and emptied again)' % field
+            for field in reading.refused]
+    return problem('not_registered', '%s fails to register %s: it checks every stored field with the %s schema when it '
+                                     'registers the row, and refuses %s: its update checks do not use this '
+                                     'registry' % (
+                                         version.label, name, provider, ', '.join(what)),
+                   _set_again(provider, name, reading.fields, 'the same credentials, stored without %s'
+                              % ', '.join(reading.refused)))
+
+
 def _fields(provider, name, auth, version):
-    """Missing, unknown, conflicting and ill-typed fields of a row SSM uses."""
+    """Missing, unknown, conflicting and ill-typed fields of a row SSM uses, read as this version reads them."""
     spec = PROVIDERS[provider]
-    given = dict((key, value) for key, value in (auth if isinstance(auth, dict) else {}).items()
-                 if value is not None)
+    reading = read_stored(provider, auth, version)
+    given = reading.fields
     fix = _set_again(provider, name, given)
-    found = []
+    found = [_refused(provider, name, reading, version)] if reading.refused else []
     for error in _stored_validator(spec).validate(given).errors:
         code = _STRUCTURAL.get(type(error).__name__)
         if code is None:

@@ -16,7 +16,8 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import
     MissingLibrary, ecr_keys_from_aws, load_gcr_key_file)
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
     PROVIDERS, InvalidCredentials, diff_view, mask, validate_credentials)
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import CLEARING_BODY, cleared, is_write_defect
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import (
+    CLEARING_BODY, cleared, facts, is_write_defect, uses_as_wanted)
 
 # What SSM's web client sends as authScheme when it creates a custom registry; the same lets the UI show it.
 CUSTOM_AUTH_SCHEME = [
@@ -53,8 +54,9 @@ class Change:
     A reset of a row that still holds values overwrites them first (`clear_first`): SSM's PATCH keeps them."""
 
     def __init__(self, name, provider, action, method=None, body=None, before=None, after=None, row=None,
-                 wanted=None):
+                 wanted=None, version=None):
         self.wanted = wanted  # the Wanted it serves; None for what purge does
+        self.version = version  # the VersionFacts it was planned for
         self.name = name
         self.provider = provider
         self.action = action
@@ -150,8 +152,10 @@ def _ecr_keys(source):
     return ecr_keys_from_aws(None if source == 'environment' else source)
 
 
-def plan(wanted, rows):
-    """Compare one wanted registry with SSM's rows; refuse what SSM would store wrongly."""
+def plan(wanted, rows, version=None):
+    """Compare one wanted registry with SSM's rows, as `version` (a VersionFacts; v0.5 by default) reads them;
+    refuse what SSM would store wrongly."""
+    version = version or facts(None)
     row = rows.get(wanted.name)
     if row is not None:
         stored_provider = row.get('provider')
@@ -168,7 +172,7 @@ def plan(wanted, rows):
         return Change(wanted.name, wanted.provider, action, method, body,
                       before=_diff_side(wanted, row, stored, None) if row else {},
                       after=_diff_side(wanted, row or {}, after, stored) if wanted.state != 'absent' else {},
-                      row=row, wanted=wanted)
+                      row=row, wanted=wanted, version=version)
 
     if wanted.state == 'absent':
         return change('deleted', 'DELETE') if row else change('unchanged')
@@ -184,7 +188,7 @@ def plan(wanted, rows):
     if row is None:
         return change('created', 'PUT', dict(auth=wanted.credentials, authScheme=CUSTOM_AUTH_SCHEME),
                       after=wanted.credentials)
-    if stored == wanted.credentials and auth_set:
+    if auth_set and uses_as_wanted(wanted.provider, stored, wanted.credentials, version):
         return change('unchanged', after=stored)
     return change('updated', 'POST', dict(auth=wanted.credentials), after=wanted.credentials)
 
@@ -223,7 +227,7 @@ def may_have_landed(error, change):
 def replan(change, rows):
     """What is left to do for `change` after SSM was read again."""
     if change.wanted is not None:
-        return plan(change.wanted, rows)
+        return plan(change.wanted, rows, change.version)
     row = rows.get(change.name)
     if row is None or (change.method == 'PATCH' and is_reset(row)):
         return Change(change.name, change.provider, change.action, before=change.before, after=change.after, row=row)

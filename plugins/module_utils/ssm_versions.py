@@ -7,6 +7,12 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
+
+# Fields SSM's web client puts into the auth it sends that are no credential: the name field of its "add a custom
+# registry" form, sent with the rest of the form (tests/webui/payloads.json).
+FORM_ARTEFACTS = ('newName',)
+
 # POSTed before SSM's PATCH, so that no value of the old credentials stays stored (both versions accept it).
 CLEARING_BODY = {'auth': {}}
 
@@ -22,7 +28,8 @@ RELOAD_REGISTRY_AUTH = {'url': 'https://reload.squirrel-ssm.invalid', 'login': '
 
 class VersionFacts:
     def __init__(self, api, label, reloads_after=(), uses_hub_credentials=True, registers_last_custom_only=False,
-                 registers_ghcr=True, accepts_api_key=True, reload_by='create-delete', crash_measured_on=None):
+                 registers_ghcr=True, accepts_api_key=True, reload_by='create-delete', crash_measured_on=None,
+                 checks_fields_at_registration=False):
         self.api = api
         self.label = label
         self.reloads_after = reloads_after
@@ -34,6 +41,10 @@ class VersionFacts:
         # The release on which a stored field of the wrong type was measured to stop registration and keep
         # SSM from starting (tests/realssm/FACTS.md, c.); None where it was not measured.
         self.crash_measured_on = crash_measured_on
+        # v0.1 passes every stored field through the provider's schema when it registers a row: a field it does
+        # not know (the UI's newName) or an empty string (a field typed in the UI and emptied) and the row is not
+        # registered. v0.5 reads the fields it needs and ignores the others (tests/realssm/FACTS.md, d.).
+        self.checks_fields_at_registration = checks_fields_at_registration
 
     @property
     def fails_to_register(self):
@@ -54,7 +65,7 @@ VERSIONS = {
     '0.1': VersionFacts(
         '0.1', 'SSM v0.1 (measured on v0.1.30)',
         reloads_after=('POST', 'PATCH', 'PUT'), registers_last_custom_only=True,
-        registers_ghcr=False, accepts_api_key=False,
+        registers_ghcr=False, accepts_api_key=False, checks_fields_at_registration=True,
         # A create would register the short-lived registry as the one custom registry v0.1 uses, and its
         # delete does not reload: reset an anonymous row again instead, which changes nothing and reloads.
         reload_by='reset-anonymous'),
@@ -63,6 +74,50 @@ VERSIONS = {
 
 def facts(api_version):
     return VERSIONS.get(api_version or '0.5', VERSIONS['0.5'])
+
+
+class Reading:
+    """What an SSM version makes of a stored auth: `fields`, the credentials it uses, spelt as the collection
+    declares and stores them; `ignored`, the stored fields it reads past (form artefacts, empty strings: v0.5);
+    `refused`, the stored fields that make it fail to register the row (the same, on v0.1)."""
+
+    def __init__(self, fields, ignored, refused):
+        self.fields, self.ignored, self.refused = fields, ignored, refused
+
+
+def _accepts_empty(provider, field, given):
+    # The url/login/password/auth providers' schemas allow auth "" when no login is given (v0.1.30's code).
+    return field == 'auth' and 'url' in PROVIDERS[provider].fields and given.get('login') is None
+
+
+def read_stored(provider, auth, version):
+    """The one reading of a stored auth that comparison, diagnosis and export share (docs/compatibility.md, "Rows
+    written by SSM's web UI"): a form artefact or an empty string is no credential, and a deprecated spelling SSM
+    still reads (hub's token) is the field itself. Rows of providers SSM no longer knows are read as they are."""
+    given = dict((key, value) for key, value in (auth if isinstance(auth, dict) else {}).items() if value is not None)
+    spec = PROVIDERS.get(provider)
+    if spec is None:
+        return Reading(given, [], [])
+    fields, ignored, refused = {}, [], []
+    for key, value in given.items():
+        if key in FORM_ARTEFACTS or value == '':
+            if version.checks_fields_at_registration and not (value == '' and _accepts_empty(provider, key, given)):
+                refused.append(key)
+            else:
+                ignored.append(key)
+            continue
+        fields[key] = value
+    for name, field in spec.fields.items():
+        for alias in field.deprecated_aliases:
+            if alias in fields and name not in fields:
+                fields[name] = fields.pop(alias)
+    return Reading(fields, sorted(ignored), sorted(refused))
+
+
+def uses_as_wanted(provider, auth, wanted, version):
+    """Whether SSM, storing `auth`, uses exactly the `wanted` credentials (so that converging writes nothing)."""
+    reading = read_stored(provider, auth, version)
+    return not reading.refused and reading.fields == wanted
 
 
 def cleared(auth):

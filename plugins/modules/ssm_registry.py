@@ -488,7 +488,7 @@ def main():
 
     rows = ssm.rows()
     try:
-        changes = [plan(one, rows) for one in wanted]
+        changes = [plan(one, rows, facts(ssm.client.version)) for one in wanted]
     except PlanError as e:
         ssm.fail(str(e))
     purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []

@@ -70,14 +70,24 @@ PROVIDERS = {
 }
 # SSM's default anonymous registries (provider.conf `default: true`): what v0.1 registers without credentials.
 V01_DEFAULTS = ("ecr", "ghcr", "gcr", "hub", "quay")
-# v0.1 passes {name, provider, ...auth} to a Joi schema; these providers' schemas do not allow `name`, so
-# they fail to register with credentials (measured for ghcr: `"name" is not allowed`; lscr and gitlab have
-# the same schema shape in SSM's v0.1.30 code).
-V01_NAME_NOT_ALLOWED = ("ghcr", "lscr", "gitlab")
-# v0.1's Joi schemas: fields a registry needs to register (a missing or empty string fails). Hub needs none.
-V01_REQUIRED = {"ecr": ("accesskeyid", "secretaccesskey", "region"), "gcr": ("clientemail", "privatekey"),
-                "quay": ("namespace", "account", "token"), "acr": ("clientid", "clientsecret"),
-                "gitea": ("url",), "forgejo": ("url",), "custom": ("url",)}
+# v0.1 passes {name, provider, ...auth} to the provider's Joi schema when it registers a row (read from SSM's
+# v0.1.30 code; measured: ghcr and gitlab `"name" is not allowed`, a UI custom row `"newName" is not allowed`, a
+# field the UI sent as "" `"login" is not allowed` or `"password" is not allowed to be empty`): the keys each
+# schema allows, in its order, and which of them are required. Joi checks the schema's keys in that order, then
+# reports the first key it does not know; its strings may not be empty. ghcr, lscr and gitlab do not allow `name`,
+# so they never register with credentials. Hub needs no field.
+_URL_LOGIN = ("name", "provider", "url", "login", "password", "auth")
+V01_SCHEMAS = {
+    "ecr": (("name", "provider", "accesskeyid", "secretaccesskey", "region"), ("accesskeyid", "secretaccesskey", "region")),
+    "gcr": (("name", "provider", "clientemail", "privatekey"), ("clientemail", "privatekey")),
+    "ghcr": (("username", "token"), ("username", "token")),
+    "lscr": (("username", "token"), ("username", "token")),
+    "gitlab": (("url", "authurl", "token"), ("token",)),
+    "quay": (("name", "provider", "namespace", "account", "token"), ("namespace", "account", "token")),
+    "acr": (("name", "provider", "clientid", "clientsecret"), ("clientid", "clientsecret")),
+    "hub": (("name", "provider", "login", "password", "token", "auth"), ()),
+    "gitea": (_URL_LOGIN, ("url",)), "forgejo": (_URL_LOGIN, ("url",)), "custom": (_URL_LOGIN, ("url",)),
+}
 REGISTRY_PROVIDERS = tuple(PROVIDERS) + ("custom",)
 # The order of a stored row's fields: the mongoose schema's (recorded from both servers).
 ROW_FIELDS = {"0.5": ("name", "auth", "authScheme", "provider", "authSet", "canAuth", "canAnonymous", "fullName"),
@@ -715,21 +725,37 @@ def _minimize(value):
 
 
 def _v01_problem(provider, auth, default):
-    """Why v0.1.30 fails to register a registry, or None (read from its Joi schemas; ghcr measured). A stored
-    row's configuration is {name, provider, ...auth}: ghcr's, lscr's and gitlab's schemas do not allow
-    `name`. The default anonymous registries get {} and always register."""
+    """Why v0.1.30 fails to register a registry, or None: its Joi validation of {name, provider, ...auth} (see
+    V01_SCHEMAS). The default anonymous registries get {} and always register."""
     if default:
         return None
     if provider not in REGISTRY_PROVIDERS:
         return f"Unknown kind/provider: registry/{provider}"
-    if provider in V01_NAME_NOT_ALLOWED:
-        return '"name" is not allowed'
-    for field in V01_REQUIRED.get(provider, ()):
-        value = auth.get(field)
+    allowed, required = V01_SCHEMAS[provider]
+    config = dict({"name": "-", "provider": provider}, **auth)
+    for key in allowed:
+        value = config.get(key)
+        if allowed is _URL_LOGIN and key in ("login", "password", "auth"):
+            # login and password go together (each forbidden without the other); auth is forbidden beside a login
+            # and may be "" without one.
+            partner = config.get("password" if key == "login" else "login")
+            if key == "auth":
+                if value is not None and config.get("login") is not None:
+                    return f'"{key}" is not allowed'
+                continue
+            if value is not None and partner is None:
+                return f'"{key}" is not allowed'
+            if value is None and partner is not None:
+                return f'"{key}" is required'
         if value is None:
-            return f'"{field}" is required'
+            if key in required:
+                return f'"{key}" is required'
+            continue
         if value == "":
-            return f'"{field}" is not allowed to be empty'
+            return f'"{key}" is not allowed to be empty'
+    for key in config:
+        if key not in allowed:
+            return f'"{key}" is not allowed'
     return None
 
 

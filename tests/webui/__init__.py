@@ -27,3 +27,21 @@ def seed(api, steps=None):
     for step in JOURNEY if steps is None else steps:
         answers.append(api(step['method'], step['name'], body_of(step)))
     return answers
+
+
+def rows_after(steps=None):
+    """The rows the journey leaves in SSM (name -> row, in the order SSM lists them), for tests without a server:
+    PUT stores a custom row with the whole form as auth, POST replaces auth whole and sets authSet, PATCH clears
+    authSet and keeps auth (both versions, measured). The built-in rows the journey does not touch are left out."""
+    rows = {}
+    for step in JOURNEY if steps is None else steps:
+        body, name = body_of(step), step['name']
+        if step['method'] == 'PUT':
+            rows[name] = dict(name=name, provider='custom', auth=dict(body['auth']), authSet=True)
+        elif step['method'] == 'POST':
+            rows.setdefault(name, dict(name=name, provider=name)).update(auth=dict(body['auth']), authSet=True)
+        elif step['method'] == 'PATCH':
+            rows[name]['authSet'] = False
+        elif step['method'] == 'DELETE':
+            del rows[name]
+    return rows

@@ -10,8 +10,10 @@ import yaml
 
 from ansible_collections.squirrel.ssm.plugins.action.ssm_registry_export import (
     classify, render, scalar, variable_names)
+from ansible_collections.squirrel.ssm.plugins.module_utils.registries import plan, resolve
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import VERSIONS
 from ansible_collections.squirrel.ssm.tests.cases import GOOD
+from ansible_collections.squirrel.ssm.tests.webui import rows_after
 
 SECRET = 'unit-export-secret-6'
 
@@ -46,6 +48,9 @@ def test_every_provider_is_declared_as_stored_in_the_table_order():
     ('team/mirror', row('team/mirror', 'custom', dict(GOOD['custom'], password=SECRET)), ['unreachable_name']),
     ('squirrel-ssm-reload-00ff', row('squirrel-ssm-reload-00ff', 'custom', GOOD['custom']), ['reload_registry']),
     ('bare', row('bare', 'custom', auth_set=False), ['no_credentials']),
+    ('harbor ', row('harbor ', 'custom', dict(GOOD['custom'], password=SECRET)), ['converge_refuses']),
+    (' harbor', row(' harbor', 'custom', dict(GOOD['custom'], password=SECRET)), ['converge_refuses']),
+    ('hub', row('hub', auth={'login': 'me', 'password': SECRET, 'token': SECRET + '-2'}), ['converge_refuses']),
 ])
 def test_rows_the_collection_cannot_manage_are_left_out_with_the_reason(name, stored, codes):
     entries, skipped, dummy = classify({name: stored}, VERSIONS['0.5'])
@@ -53,12 +58,59 @@ def test_rows_the_collection_cannot_manage_are_left_out_with_the_reason(name, st
     assert SECRET not in repr(skipped) and skipped[0]['reason']
 
 
-def test_anonymous_built_in_rows_need_no_entry_and_gitlab_gets_the_defaults_it_needs():
-    rows = {'ecr': row('ecr', auth_set=False), 'gitlab': row('gitlab', auth={'token': SECRET})}
+def test_anonymous_built_in_rows_need_no_entry():
+    rows = {'ecr': row('ecr', auth_set=False), 'gitlab': row('gitlab', auth=dict(GOOD['gitlab'], token=SECRET))}
     entries, skipped, anonymous = classify(rows, VERSIONS['0.5'])
-    assert anonymous == ['ecr'] and skipped == []
-    assert entries[0].fields == {'url': 'https://registry.gitlab.com', 'authurl': 'https://gitlab.com', 'token': SECRET}
-    assert any('gitlab_url_missing' in note for note in entries[0].notes)
+    assert anonymous == ['ecr'] and skipped == [] and [e.name for e in entries] == ['gitlab']
+
+
+@pytest.mark.parametrize('auth', [
+    {'url': 'https://registry.gitlab.example.com', 'token': SECRET},
+    {'authurl': 'https://gitlab.example.com', 'token': SECRET},
+    {'token': SECRET},
+])
+def test_a_value_the_row_lacks_is_never_filled_from_a_default(auth):
+    """A self-hosted GitLab without authurl: gitlab.com's default would point it elsewhere. Left out, with its fix."""
+    entries, skipped, dummy = classify({'gitlab': row('gitlab', auth=auth)}, VERSIONS['0.5'])
+    assert entries == [] and skipped[0]['codes'] == ['gitlab_url_missing'] and 'fix: squirrel.ssm' in skipped[0]['reason']
+    assert SECRET not in repr(skipped)
+
+
+def journey_entries(version):
+    rows = rows_after()
+    entries, skipped, anonymous = classify(rows, version)
+    return rows, dict((e.name, e) for e in entries), skipped
+
+
+def test_ui_rows_are_exported_as_ssm_v05_uses_them_and_converge_writes_nothing():
+    rows, entries, skipped = journey_entries(VERSIONS['0.5'])
+    assert sorted(entries) == ['Harbor Prod', 'ghcr', 'gitlab', 'hub', 'mirror']
+    assert [(s['name'], s['codes']) for s in skipped] == [('quay', ['leftover_secret'])]
+    assert entries['Harbor Prod'].fields == {'url': 'https://harbor.example.com', 'login': 'robot$ci',
+                                             'password': 'ui-harbor-secret-1'}
+    assert entries['mirror'].fields == {'url': 'http://mirror.example.com:5000', 'auth': 'cm9ib3Q6dWktbWlycm9yLXNlY3JldC0y'}
+    assert entries['hub'].fields == {'login': 'johndoe', 'password': 'ui-hub-secret-4'}
+    assert [n.split(':')[0] for n in entries['hub'].notes] == ['credentials_unused']
+    assert not [e.notes for name, e in entries.items() if name != 'hub' and e.notes]
+    for entry in entries.values():
+        item = dict(provider=entry.provider, credentials=entry.fields)
+        if entry.provider == 'custom':
+            item['name'] = entry.name
+        assert plan(resolve(item), rows, VERSIONS['0.5']).method is None, entry.name
+
+
+def test_ui_rows_on_v01_are_exported_clean_and_converge_repairs_only_them():
+    rows, entries, skipped = journey_entries(VERSIONS['0.1'])
+    assert sorted(entries) == ['Harbor Prod', 'ghcr', 'gitlab', 'hub', 'mirror']
+    assert 'newName' not in entries['Harbor Prod'].fields and 'login' not in entries['mirror'].fields
+    assert any(n.startswith('not_registered') for n in entries['mirror'].notes)
+    writes = {}
+    for entry in entries.values():
+        item = dict(provider=entry.provider, credentials=entry.fields)
+        if entry.provider == 'custom':
+            item['name'] = entry.name
+        writes[entry.name] = plan(resolve(item), rows, VERSIONS['0.1']).method
+    assert dict((name, method) for name, method in writes.items() if method) == {'Harbor Prod': 'POST', 'mirror': 'POST'}
 
 
 @pytest.mark.parametrize('value', ['octocat', 'robot$ci', 'yes', 'null', '123', '1e5', '0x1F', 'a: b', '#x', '', ' x',

@@ -13,6 +13,7 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import (
     CODES, SEVERITIES, VERIFY_CODES, count, diagnose, verification_problems)
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import VERSIONS
 from ansible_collections.squirrel.ssm.tests.cases import GOOD, PEM
+from ansible_collections.squirrel.ssm.tests.webui import rows_after
 
 V05, V01 = VERSIONS['0.5'], VERSIONS['0.1']
 SECRET = 'diagnosis-secret-value-9'
@@ -218,3 +219,21 @@ def test_yaml_reads_back_every_value_as_the_same_string(value):
     from ansible.parsing.yaml.loader import AnsibleLoader
     from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import _yaml
     assert AnsibleLoader(_yaml({'v': value})).get_single_data() == {'v': value}
+
+
+def test_rows_written_by_the_web_ui_are_problems_only_where_ssm_does_not_use_them():
+    """tests/webui: what SSM's own web client stores. v0.5 uses every row (hub's credentials aside, which it never
+    uses, and the quay row the UI reset, whose secret it keeps); v0.1 refuses the custom rows' newName and "" fields."""
+    rows = rows_after()
+    found = diagnose(rows, V05)
+    assert dict((name, codes(found, name)) for name in rows) == {
+        'Harbor Prod': [], 'mirror': [], 'ghcr': [], 'hub': ['credentials_unused'], 'gitlab': [], 'quay': ['leftover_secret']}
+    found = diagnose(rows, V01)
+    assert dict((name, codes(found, name)) for name in rows) == {
+        'Harbor Prod': ['custom_ignored', 'not_registered'], 'mirror': ['not_registered'], 'ghcr': ['not_registered'],
+        'hub': [], 'gitlab': [], 'quay': ['leftover_secret']}
+    refused = [p for p in found['mirror'] if p['code'] == 'not_registered'][0]
+    assert 'login' in refused['message'] and 'newName' in refused['message']
+    task = refused['fix'].split('  #')[0]
+    assert 'newName' not in task and '<auth>' in task and 'login' not in task and 'http://mirror.example.com:5000' in task
+    assert 'ui-' not in json.dumps(found)
