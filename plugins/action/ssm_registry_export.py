@@ -97,8 +97,9 @@ def classify(rows, version):
             fields = resolve(item).credentials
         except PlanError as e:
             values = [v for v in (row.get('auth') or {}).values() if isinstance(v, str) and v]
-            skipped.append(skip(name, row, ['converge_refuses'], '%s (change the row in SSM\'s web UI, then export '
-                                                                 'again)' % scrub(str(e), values)))
+            skipped.append(skip(name, row, ['converge_refuses'], 'converge_refuses: the role would refuse this row as '
+                                'SSM stores it: %s (fix: change the row in SSM\'s web UI, then export again)'
+                                % scrub(str(e), values)))
             continue
         notes = ['%s: %s' % (one['code'], one['message']) for one in problems[name]]
         if fields != reading.fields:
@@ -167,7 +168,8 @@ def render(entries, skipped, anonymous, origin, secret_value):
     if skipped:
         lines.append('# Left out: the collection cannot manage these rows as SSM stores them.')
         for one in skipped:
-            lines.append(one_line('# - %s (provider %s):' % (one['name'], one['provider'])))
+            # quoted where it is not plain, so that a name's surrounding spaces show
+            lines.append(one_line('# - %s (provider %s):' % (scalar(str(one['name'])), one['provider'])))
             lines.extend('#     %s' % one_line(part) for part in one['reason'].split(' | '))
     return '\n'.join(lines) + '\n'
 

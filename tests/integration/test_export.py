@@ -12,6 +12,7 @@ import yaml
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import CUSTOM_AUTH_SCHEME
 
+from tests import webui
 from tests.cases import GOOD
 from tests.integration.conftest import API_KEY, BIN, assert_no_secret, own_writes
 from tests.sandbox.ssm_sandbox import Sandbox
@@ -53,6 +54,10 @@ def seed(ansible, sandbox):
     sandbox.insert_row(dict(sandbox.rows['my-custom'], name='odd', _id='odd',
                             auth={'url': 'https://odd.example.com', 'login': 'x', 'password': ODD, 'registry': 'r'}))
     sandbox.insert_row(dict(sandbox.rows['my-custom'], name='squirrel-ssm-reload-0badcafe', _id='reload'))
+    # A self-hosted GitLab stored without authurl: gitlab.com's default would point it elsewhere.
+    sandbox.insert_row(dict(sandbox.rows['gitlab'], auth={'url': 'https://registry.gitlab.example.com', 'token': ODD}))
+    # A name the converge refuses (surrounding spaces), as SSM's web UI lets one type it.
+    sandbox.insert_row(dict(sandbox.rows['harbor'], name='harbor ', _id='spaced'))
     sandbox.clear_requests()
 
 
@@ -94,7 +99,7 @@ def test_export_then_converge_writes_nothing_and_an_empty_ssm_ends_up_the_same(a
     data = yaml.load(text, Loader=Tagged)
     assert data['ssm_registries_purge'] is False
     names = [r.get('name', r['provider']) for r in data['ssm_registries']]
-    wanted = sorted([r['name'] for r in every_provider() if r['name'] != 'quay'] + ['harbor'])  # quay: left over
+    wanted = sorted([r['name'] for r in every_provider() if r['name'] not in ('quay', 'gitlab')] + ['harbor'])
     assert names == wanted
     # Every secret field is an encrypted value, every other field in clear, as SSM stores it.
     for registry in data['ssm_registries']:
@@ -111,10 +116,13 @@ def test_export_then_converge_writes_nothing_and_an_empty_ssm_ends_up_the_same(a
         assert len(index) == 1 and lines[index[0] + 1].startswith('  - provider: '), name
     left_out = text.split('# Left out:', 1)[1]
     for name, code in (('forjejo', 'legacy_provider'), ('hotio', 'legacy_provider'), ('quay', 'leftover_secret'),
-                       ('odd', 'unknown_field'), ('squirrel-ssm-reload-0badcafe', 'reload')):
-        assert re.search(r'# - %s \(provider \w+\):\n(#     .*\n)*#     .*%s' % (re.escape(name), code), left_out), name
+                       ('odd', 'unknown_field'), ('squirrel-ssm-reload-0badcafe', 'reload'),
+                       ('gitlab', 'gitlab_url_missing'), ('harbor ', 'converge_refuses')):
+        shown = '"%s"' % name if name != name.strip() else name
+        assert re.search(r'# - %s \(provider \w+\):\n(#     .*\n)*#     .*%s' % (re.escape(shown), code), left_out), name
+    assert 'https://gitlab.com' not in text.split('# Left out:')[0], 'the export filled in a default'
     assert 'ssm_registries_purge: false' in text and '# false: converging changes only' in text
-    assert 'Left out: 5' in output and 'configure_registries -e @' in output
+    assert 'Left out: 7' in output and 'configure_registries -e @' in output
 
     # It never overwrites: the file stays as it was.
     rc, output = playbook(ansible, sandbox.url, *export)
@@ -186,3 +194,43 @@ def test_check_mode_writes_nothing_and_no_vault_secret_fails_before_any_request(
     rc, output = playbook(ansible, sandbox.url, 'squirrel.ssm.export_registries', '-e', 'ssm_export_path=out.yml',
                           '-e', '@password.yml', '-e', 'ssm_export_secrets=file')
     assert rc != 0 and 'secrets_path' in output and sandbox.requests == []
+
+
+def test_rows_from_ssms_web_ui_round_trip_with_no_write(ansible, sandbox, tmp_path):
+    """tests/webui: what SSM's own web client stores (a custom row's newName, a field sent as "", hub's token).
+    The file declares every row SSM uses, as SSM uses it; converging from it writes nothing; an empty SSM converged
+    from it uses the same credentials."""
+    session = requests.Session()
+    session.headers['Authorization'] = 'Bearer ' + API_KEY
+
+    def api(method, name, body):
+        return session.request(method, sandbox.url + '/api/container-registries/' + requests.utils.quote(name, safe=''),
+                               json=body, timeout=30)
+    webui.seed(api)
+    ui_secrets = set(webui.secrets())
+    sandbox.clear_requests()
+    (tmp_path / 'pw.txt').write_text(VAULT_PASSWORD + '\n')
+    rc, output = playbook(ansible, sandbox.url, 'squirrel.ssm.export_registries', '-e', 'ssm_export_path=ui.yml',
+                          '--vault-password-file', 'pw.txt')
+    assert rc == 0, output[-3000:]
+    text = (tmp_path / 'ui.yml').read_text()
+    assert_no_secret(text + output, ui_secrets)
+    data = yaml.load(text, Loader=Tagged)
+    assert sorted(r.get('name', r['provider']) for r in data['ssm_registries']) == [
+        'Harbor Prod', 'ghcr', 'gitlab', 'hub', 'mirror']
+    assert 'newName' not in text and '# - quay (provider quay):' in text
+    hub = [r for r in data['ssm_registries'] if r['provider'] == 'hub'][0]['credentials']
+    assert sorted(hub) == ['login', 'password']
+    sandbox.restart()  # what SSM uses once it has loaded every row
+    used = sandbox.registered()
+    rc, output = playbook(ansible, sandbox.url, 'squirrel.ssm.configure_registries', '-e', '@ui.yml',
+                          '--vault-password-file', 'pw.txt')
+    assert rc == 0 and recap(output)['changed'] == 0, output[-3000:]
+    assert sandbox.writes() == []
+    assert_no_secret(output, ui_secrets)
+    with Sandbox(api_key=API_KEY) as second:
+        rc, output = playbook(ansible, second.url, 'squirrel.ssm.configure_registries', '-e', '@ui.yml',
+                              '--vault-password-file', 'pw.txt')
+        assert rc == 0 and recap(output)['failed'] == 0, output[-3000:]
+        assert second.registered() == dict((name, dict((k, v) for k, v in auth.items() if k != 'newName' and v != ''))
+                                           for name, auth in used.items())

@@ -45,3 +45,9 @@ def rows_after(steps=None):
         elif step['method'] == 'DELETE':
             del rows[name]
     return rows
+
+
+def secrets():
+    """Every secret value the journey sends (for the tests that prove none is ever shown)."""
+    return [value for step in JOURNEY for key, value in ((step['body'] or {}).get('auth') or {}).items()
+            if key in ('password', 'token', 'auth') and value]
