@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 
+from ansible_collections.squirrel.ssm.plugins.module_utils.registries import CUSTOM_AUTH_SCHEME
 from ansible_collections.squirrel.ssm.tests.cases import GOOD
 from tests.conformance.test_scenarios import QUAY, converge, every_provider, secret_values
 from tests.integration.conftest import BIN, assert_no_secret
@@ -45,6 +46,10 @@ def test_export_then_converge_writes_nothing_and_a_reset_server_gets_the_same_ro
     if target.has('database'):
         target.insert_row({'name': 'hotio', 'provider': 'hotio', 'authScheme': [], 'authSet': False,
                            'canAnonymous': True, 'canAuth': False})
+    # Left out, each with its reason: a self-hosted GitLab without authurl (no default is filled in), a name with a
+    # trailing space (the converge refuses it).
+    target.api('POST', 'gitlab', {'auth': {'url': 'https://registry.gitlab.example.com', 'token': LEFTOVER}})
+    target.api('PUT', 'spaced ', {'auth': dict(GOOD['custom'], password=LEFTOVER), 'authScheme': CUSTOM_AUTH_SCHEME})
     (scenario.tmp_path / 'connection.json').write_text(json.dumps(target.connection))
     (scenario.tmp_path / 'pw.txt').write_text(VAULT_PASSWORD)
     rc, output = playbook(scenario, 'squirrel.ssm.export_registries', '-e', '@connection.json', '-e',
@@ -53,8 +58,12 @@ def test_export_then_converge_writes_nothing_and_a_reset_server_gets_the_same_ro
     text = (scenario.tmp_path / 'ssm-registries.yml').read_text()
     assert '# - hotio (provider hotio):' in text or 'hotio' not in target.rows()
     assert '# - quay (provider quay):' in text or not any((target.rows()['quay'].get('auth') or {}).values())
+    assert re.search(r'# - gitlab \(provider gitlab\):\n#     gitlab_url_missing', text), text
+    assert re.search(r'# - "spaced " \(provider custom\):\n#     converge_refuses', text), text
+    assert 'https://gitlab.com' not in text.split('# Left out:')[0], 'the export filled in a default'
+    exported = sorted(r['name'] for r in declared if r['provider'] != 'gitlab')
     before = stored(target)
-    assert sorted(before) == sorted([r['name'] for r in declared] + list(theirs))
+    assert sorted(before) == sorted(exported + ['gitlab', 'spaced '] + list(theirs))
 
     converge_it = ['squirrel.ssm.configure_registries', '-e', '@connection.json', '-e', '@ssm-registries.yml',
                    '--vault-password-file', 'pw.txt']
@@ -67,4 +76,4 @@ def test_export_then_converge_writes_nothing_and_a_reset_server_gets_the_same_ro
     assert stored(target) == theirs
     rc, output = playbook(scenario, *converge_it)
     assert rc == 0, output[-3000:]
-    assert stored(target) == before
+    assert stored(target) == dict((name, before[name]) for name in exported + list(theirs))
