@@ -23,12 +23,12 @@ description:
     codes of the diagnosis, see C(docs/problems.md)). Rows of providers SSM no longer knows; rows whose fields do
     not follow the provider's rules (fields it does not know, missing, of the wrong type, conflicting); rows whose
     credentials were left behind by an old reset; rows whose name SSM's proxy cannot route; gitlab rows without
-    C(url) or C(authurl) (no default is filled in: gitlab.com's would point a self-hosted GitLab elsewhere); any
+    C(url) or C(authurl) (no default is filled in, as gitlab.com's would point a self-hosted GitLab elsewhere); any
     other row the converge would refuse, such as a name with surrounding spaces (C(converge_refuses)); the
     short-lived C(squirrel-ssm-reload-*) rows the collection uses to make SSM reload. Built-in registries without
     credentials need no entry and are named in one comment line.
   - Rows written by SSM's web UI are exported as SSM uses them, without the form's C(newName) and the fields it sent
-    empty, Docker Hub's C(token) as C(password): on SSM v0.5 converging from the file writes nothing to them
+    empty, Docker Hub's C(token) as C(password); on SSM v0.5 converging from the file writes nothing to them
     (C(docs/compatibility.md)).
   - The file writes C(ssm_registries_purge=false), with a comment saying why. Converging from it then changes
     nothing that is not listed, in particular not the rows left out. Set it to V(true) once you have reviewed the
