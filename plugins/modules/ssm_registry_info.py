@@ -214,7 +214,7 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSM
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
 from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import diagnose, verification_problems
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts, read_stored
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import row_view
 from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import (
     NOT_CHECKED, NOT_VERIFIABLE, CheckResult, MissingLibrary, check_credentials)
@@ -229,7 +229,9 @@ def verdict(ssm, row):
         return CheckResult(NOT_CHECKED, 'no credentials in use (auth_set false)' if auth else 'no credentials stored')
     try:
         # This module has none of ssm_registry's options that point the check elsewhere: hints name the stored fields.
-        return check_credentials(provider, auth, timeout=ssm.params['timeout'],
+        # The credentials are those SSM reads from the row (a UI row's form artefacts are none).
+        return check_credentials(provider, read_stored(provider, auth, facts(ssm.client.version)).fields,
+                                 timeout=ssm.params['timeout'],
                                  registry_ca_path=ssm.params['registry_ca_path'], hint_options=(),
                                  hint_fields='the %s SSM stores')
     except MissingLibrary as e:

@@ -726,6 +726,34 @@ def test_v01_registration(v01):
     assert v01.registering() == [5, 6, 6, 6]
 
 
+def test_rows_from_ssms_web_ui_register_as_measured(v01, sb, fixed):
+    """tests/realssm/FACTS.md d.: v0.5 (both flavours) registers the UI's custom rows; v0.1.30 refuses their newName
+    and a field sent as "", and registers the same credentials stored without them."""
+    from tests import webui
+    for server in (sb, fixed):
+        session = requests.Session()
+        session.headers["Authorization"] = "Bearer " + KEY
+        webui.seed(lambda method, name, body, server=server: session.request(
+            method, server.url + "/api/container-registries/" + requests.utils.quote(name, safe=""), json=body,
+            timeout=10))
+        server.restart()
+        assert "Error when registering" not in server.log()
+        assert sorted(n for n in server.registered() if n in ("Harbor Prod", "mirror")) == ["Harbor Prod", "mirror"]
+    s = login(v01)[0]
+    webui.seed(lambda method, name, body: s.request(method, v01.url + "/api" + V01 + "/" + requests.utils.quote(
+        name, safe=""), json=body, timeout=10))
+    log = v01.log()
+    assert 'Error when registering component custom/harbor prod ("newName" is not allowed)' in log
+    assert 'Error when registering component custom/mirror ("login" is not allowed)' in log
+    assert 'Error when registering component gitlab/gitlab ("name" is not allowed)' in log
+    assert "hub" in v01.registered() and v01.registered()["hub"]["token"]  # {login, token} registers
+    s.post(v01.url + "/api" + V01 + "/mirror", json={"auth": {"url": "http://mirror.example.com:5000",
+                                                               "auth": "cm9ib3Q6dWktbWlycm9yLXNlY3JldC0y"}})
+    assert "mirror" in v01.registered()
+    s.post(v01.url + "/api" + V01 + "/hub", json={"auth": {"login": "johndoe", "password": "", "token": "t"}})
+    assert 'component hub/hub ("password" is not allowed to be empty)' in v01.log()
+
+
 # ----- registration (v0.5) -----------------------------------------------------------------------
 ANONYMOUS_ORDER = ["ecr", "ghcr", "gcr", "hub", "quay"]
 

@@ -184,3 +184,19 @@ def test_check_registries_fails_on_rejected_and_at_warning_on_unreachable(ansibl
     store(ansible, rejected)
     rc, output = check()
     assert rc != 0 and '1 problem(s) at or above error: wrong: credentials_rejected' in output, output[-3000:]
+
+
+def test_a_row_from_ssms_web_ui_is_checked_with_the_credentials_ssm_reads(ansible, sandbox, basic_registry):
+    """SSM's web client stores its form's newName and a field typed in and emptied ("") with the credentials
+    (tests/webui): the check logs in with what SSM uses, auth here."""
+    import base64
+    import requests
+    auth = base64.b64encode(('alice:' + USERS['alice']).encode()).decode()
+    answer = requests.put(sandbox.url + '/api/container-registries/ui-made', timeout=30,
+                          headers={'Authorization': 'Bearer ' + API_KEY},
+                          json={'auth': {'newName': 'ui-made', 'url': basic_registry.url, 'login': '', 'auth': auth},
+                                'authScheme': []})
+    assert answer.status_code == 200, answer.text
+    rows, run = info(ansible)
+    assert (rows['ui-made']['verify_status'], [p['code'] for p in rows['ui-made']['problems']]) == ('accepted', [])
+    assert_no_secret(run.output, {auth, USERS['alice']})
