@@ -747,8 +747,8 @@ def test_rows_from_ssms_web_ui_register_as_measured(v01, sb, fixed):
     assert 'Error when registering component custom/mirror ("login" is not allowed)' in log
     assert 'Error when registering component gitlab/gitlab ("name" is not allowed)' in log
     assert "hub" in v01.registered() and v01.registered()["hub"]["token"]  # {login, token} registers
-    s.post(v01.url + "/api" + V01 + "/mirror", json={"auth": {"url": "http://mirror.example.com:5000",
-                                                               "auth": "cm9ib3Q6dWktbWlycm9yLXNlY3JldC0y"}})
+    clean = {"url": "http://mirror.example.com:5000", "auth": "cm9ib3Q6dWktbWlycm9yLXNlY3JldC0y"}
+    s.post(v01.url + "/api" + V01 + "/mirror", json={"auth": clean})
     assert "mirror" in v01.registered()
     s.post(v01.url + "/api" + V01 + "/hub", json={"auth": {"login": "johndoe", "password": "", "token": "t"}})
     assert 'component hub/hub ("password" is not allowed to be empty)' in v01.log()
