@@ -20,7 +20,9 @@ def info(scenario):
     run = scenario.play({'squirrel.ssm.ssm_registry_info': {}}, secrets=webui.secrets())
     assert run.rc == 0 and not run[0].get('failed'), run.output[-3000:]
     assert set(EXPORTED) <= set(r['name'] for r in run[0]['registries'])
-    return dict((r['name'], sorted(p['code'] for p in r['problems'])) for r in run[0]['registries'] if r['problems'])
+    # A running staging SSM may hold rows of its own: only the journey's rows are judged.
+    return dict((r['name'], sorted(p['code'] for p in r['problems'])) for r in run[0]['registries']
+                if r['problems'] and r['name'] in EXPORTED + ['quay'])
 
 
 def expected_problems(target, leftover, converged):
@@ -48,7 +50,7 @@ def writes(target, mark):
 def last_registration_errors(target, since):
     """The components SSM v0.1 failed to register at its last reload after `since` (its log's length); None where
     its log is out of reach."""
-    if target.kind == 'running':
+    if not target.has('log'):
         return None
     last = target.server.log()[since:].split('Configuration registered will be processed')[-1]
     return re.findall(r'Error when registering component ([^ ]+/[^(]+?) \(', last)
@@ -58,7 +60,7 @@ def test_adopted_from_the_ui(scenario, target):
     answers = webui.seed(target.api)
     assert all(a.status_code in (200, 500) for a in answers), [(a.status_code, a.text[:200]) for a in answers]
     rows = target.rows()
-    assert sorted(n for n, r in rows.items() if r['provider'] == 'custom') == CUSTOMS
+    assert set(CUSTOMS) <= set(n for n, r in rows.items() if r['provider'] == 'custom')
     assert rows['Harbor Prod']['auth']['newName'] == 'Harbor Prod', 'SSM stores the form as the UI sends it'
     leftover = any((rows['quay'].get('auth') or {}).values())  # not on an SSM whose reset removes the values
 
@@ -72,13 +74,13 @@ def test_adopted_from_the_ui(scenario, target):
     assert rc == 0, output[-3000:]
     text = (scenario.tmp_path / 'ui.yml').read_text()
     exported = sorted(re.findall(r'^  # ([^:]+): ', text, re.M))
-    assert exported == EXPORTED, text
+    assert set(EXPORTED) <= set(exported) and (exported == EXPORTED or target.holds_data), text
     assert 'newName:' not in text and ('# - quay (provider quay):' in text) == leftover
     assert_no_secret(text + output, webui.secrets())
 
     converge = ['squirrel.ssm.configure_registries', '-e', '@connection.json', '-e', '@ui.yml',
                 '--vault-password-file', 'pw.txt']
-    mark, log = len(target.requests()), len(target.server.log()) if target.kind != 'running' else 0
+    mark, log = len(target.requests()), len(target.server.log()) if target.has('log') else 0
     rc, output = playbook(scenario, *converge)
     assert rc == 0, output[-3000:]
     if target.version == '0.5':
@@ -97,10 +99,10 @@ def test_adopted_from_the_ui(scenario, target):
     rc, output = playbook(scenario, *(converge + ['-e', '{"ssm_registries_purge": true}']))
     assert rc == 0, output[-3000:]
     done = writes(target, mark)
-    assert not [w for w in done if w[1] != 'quay'], done
-    assert [w[0] for w in done] == (['POST', 'PATCH'] if leftover else [])
+    assert not [w for w in done if w[1] != 'quay' and (w[1] in EXPORTED or w[0] == 'DELETE')], done
+    assert [w[0] for w in done if w[1] == 'quay'] == (['POST', 'PATCH'] if leftover else [])
     after = target.rows()
-    assert sorted(n for n, r in after.items() if r['provider'] == 'custom') == CUSTOMS
+    assert set(CUSTOMS) <= set(n for n, r in after.items() if r['provider'] == 'custom')
     assert all(after[name]['authSet'] for name in EXPORTED)
     assert dict((n, after[n].get('auth')) for n in EXPORTED) == dict((n, rows[n].get('auth')) for n in EXPORTED)
 
