@@ -185,12 +185,11 @@ def _refused(provider, name, reading, version):
     what = ['%s (the name field SSM\'s web form sends with the credentials)' % field if field in FORM_ARTEFACTS
             else '%s (stored empty: a field typed in SSM\'s web form and emptied again)' % field
             for field in reading.refused]
-    return problem('not_registered', '%s fails to register %s: it checks every stored field with the %s schema when it '
-                                     'registers the row, and refuses %s: its update checks do not use this '
-                                     'registry' % (
-                                         version.label, name, provider, ', '.join(what)),
-                   _set_again(provider, name, reading.fields, 'the same credentials, stored without %s'
-                              % ', '.join(reading.refused)))
+    message = ('%s fails to register %s: it checks every stored field with the %s schema when it registers the row, '
+               'and refuses %s: its update checks do not use this registry'
+               % (version.label, name, provider, ', '.join(what)))
+    comment = 'the same credentials, stored without %s' % ', '.join(reading.refused)
+    return problem('not_registered', message, _set_again(provider, name, reading.fields, comment))
 
 
 def _fields(provider, name, auth, version):
