@@ -132,9 +132,10 @@ def cases(target, verify):
         # The last custom row stored is the one v0.1 uses: the ignored one is stored first.
         rounds[0].append(Case(['custom_ignored'], 'custom', good('custom'), 'fix-ignored'))
     rounds[0] += first + custom
-    rounds[0].append(Case(['legacy_provider', 'leftover_secret'], 'hotio', {'token': STORED_SECRET['token']},
-                          how='db'))
-    rounds[0].append(Case(['unreachable_name'], 'custom', None, 'team/fix', how='db'))
+    if target.has('database'):  # rows no client can write
+        rounds[0].append(Case(['legacy_provider', 'leftover_secret'], 'hotio', {'token': STORED_SECRET['token']},
+                              how='db'))
+        rounds[0].append(Case(['unreachable_name'], 'custom', None, 'team/fix', how='db'))
     if 'reload_registry' in CODES:  # a short-lived reload row an interrupted run left behind
         rounds[0].append(Case(['reload_registry'], 'custom', dict(url='https://reload.squirrel-ssm.invalid',
                                                                   login='squirrel-ssm', password=PASSWORD),
@@ -180,7 +181,7 @@ def seed(target, case):
                'canAnonymous': case.provider != 'custom', 'canAuth': True}
         if case.auth:
             row['auth'] = case.auth
-        target.server.insert_row(row)
+        target.insert_row(row)
         return
     if case.provider == 'custom':
         answer = target.api('PUT', case.name, {'auth': case.auth, 'authScheme': CUSTOM_AUTH_SCHEME})
@@ -339,6 +340,8 @@ def test_every_fix_as_printed(scenario, target, verify_registries):
         applicable -= {'credentials_unused'}
     if not verify_registries:
         applicable -= {'credentials_rejected', 'registry_unreachable', 'anonymous_only'}
+    if not target.has('database'):  # only rows written into the database have them (a running SSM's are out of reach)
+        applicable -= {'legacy_provider', 'unreachable_name'}
     missing = applicable - NO_TASK - set(code for code, provider in covered)
     if getattr(target.server, 'flavour', '') == 'fixed':
         missing.discard('leftover_secret')
