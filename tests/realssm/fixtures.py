@@ -9,9 +9,11 @@ stopped at the session's end (and by atexit / the PID file if the process dies).
         ssm.reset()
 """
 import os
+import re
 
 import pytest
 
+from .build import Source
 from .launcher import RealSSM, sources_from_env
 
 SKIP_REASON = 'set SSM_SOURCE=<ssm tarball or git checkout>[:...] to run against a real SSM'
@@ -23,6 +25,14 @@ def realssm_sources():
     if not sources:
         return [pytest.param(None, marks=pytest.mark.skip(reason=SKIP_REASON), id='no-SSM_SOURCE')]
     return sources
+
+
+def upgrade_pairs():
+    """(old, new) for each v0.1.x source and each v0.5.x source of SSM_SOURCE, told apart by their labels
+    (the tarball's name or the checkout's tag: no build needed to collect the tests)."""
+    labelled = [(Source(source).label, source) for source in sources_from_env()]
+    return [(old, new) for old_label, old in labelled if re.match(r'v0\.1\.', old_label)
+            for new_label, new in labelled if re.match(r'v0\.5\.', new_label)]
 
 
 def source_id(source):

@@ -94,6 +94,8 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
         self._collection = None
         self._session = None
         self._mongo = None
+        self._env = None
+        self.upgraded_from = None
 
     # ---------------------------------------------------------------- life cycle
     def start(self):
@@ -132,6 +134,7 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
         return self
 
     def _start_services(self, congo_dir):
+        self._env = None  # a new attempt has new ports
         for name in ('db', 'redis', 'server', 'mcp', 'core', 'proxy', 'prometheus'):
             self.ports[name] = procs.free_port()
         w = self.workdir
@@ -191,8 +194,8 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
         return env
 
     def _start_server(self):
-        if getattr(self, '_env', None) is None:
-            self._env = self._server_env()  # pylint: disable=attribute-defined-outside-init
+        if self._env is None:
+            self._env = self._server_env()
         argv = ['node', '-r', os.path.join(HERE, 'js', 'portmap.cjs')]
         if self.version == '0.1':
             argv.append('--unhandled-rejections=warn')
@@ -290,6 +293,52 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
             if check:
                 raise
             return False
+        return True
+
+    def upgrade(self, source, check=True):
+        """Swap the server on the running database, as an upgrade does: stop this SSM's node process, keep
+        CongoDB, Redis and the proxy with their data (the rows, the users, SSM_DATA_PATH) and the server's
+        SECRET/SALT/VAULT_PWD (an upgraded container keeps its environment), then start `source` (any source;
+        built and cached like start()'s) on them. Afterwards .source, .label, .version, .info describe the new
+        server, .upgraded_from the old label; .api_key is the existing admin's key if the new server shows one;
+        log()/registering() start at the swap (the old server's log stays in log(full=True)); requests() too.
+        True when the new server is up; when it does not come up: raises ServerDidNotStart (with the log
+        tail), or returns False when check=False. reset() afterwards restores the rows of the first start."""
+        new = source if isinstance(source, Source) else Source(source)
+        started = time.monotonic()
+        info = build(new)
+        old_label = self.label
+        proc = self._procs.pop('server', None)
+        if proc is not None:
+            procs.kill(proc.pid, grace=0.5)
+        self.source, self.label, self.info, self.version = new, new.label, info, info['flavour']
+        self.upgraded_from = old_label
+        # The secrets stay (the old JWTs and vault stay readable); only the install path is the new tree's.
+        self._env = dict(self._env, SSM_INSTALL_PATH=info['tree'])
+        self._session = None
+        self._collection = None
+        log_path = os.path.join(self.workdir, 'server.log')
+        with open(log_path, 'a') as handle:
+            handle.write(f'\n[realssm] upgrade {old_label} -> {self.label}\n')
+        self._log_offset = os.path.getsize(log_path)
+        self.clear_requests()
+        self._start_server()
+        try:
+            self._wait_ready(timeout=60)
+            self._settle(quiet=1.0, timeout=20)
+        except ServerDidNotStart:
+            if check:
+                raise
+            return False
+        self.api_key = None
+        if self.version == '0.5':
+            try:
+                current = self._client().get(self.server_url + '/users/current', timeout=15).json()
+                self.api_key = ((current.get('data') or {}).get('settings') or {}).get('apiKey')
+            except (http.RequestException, ValueError):
+                pass
+            self._session = None  # the next client uses the key when there is one
+        self.timings['upgrade'] = round(time.monotonic() - started, 1)
         return True
 
     def _settle(self, quiet=0.4, timeout=10):

@@ -2,8 +2,8 @@
 import pytest
 import requests
 
-from tests.realssm import RealSSM, sources_from_env
-from tests.realssm.fixtures import SKIP_REASON, real_ssm, source_id  # noqa: F401  pylint: disable=unused-import
+from tests.realssm import RealSSM, Source, sources_from_env
+from tests.realssm.fixtures import SKIP_REASON, real_ssm, source_id, upgrade_pairs  # noqa: F401  pylint: disable=unused-import
 from tests.realssm.procs import alive
 
 if not sources_from_env():
@@ -59,3 +59,46 @@ def test_insert_row_restart_reset(real_ssm, source):  # pylint: disable=redefine
     assert sorted(row['name'] for row in ssm.rows()) == sorted(
         ['ecr', 'ghcr', 'gcr', 'hub', 'quay', 'acr', 'gitea', 'forgejo', 'lscr', 'gitlab'])
     assert ssm.requests() == [] and ssm.registering() == []
+
+
+def _pair_id(pair):
+    return '->'.join(source_id(source) for source in pair)
+
+
+@pytest.mark.parametrize('pair', upgrade_pairs() or [pytest.param(
+    None, marks=pytest.mark.skip(reason='SSM_SOURCE holds no v0.1.x and v0.5.x pair'))], ids=_pair_id)
+def test_upgrade_swaps_the_server_and_keeps_the_database(pair):
+    old, new = pair
+    ssm = RealSSM(old)
+    try:
+        ssm.start()
+        assert ssm.version == '0.1'
+        kept = dict((name, pid) for name, pid in ssm.pids().items() if name != 'server')
+        old_server = ssm.pids()['server']
+        ssm.insert_row({'name': 'kept-row', 'provider': 'custom', 'authScheme': [], 'authSet': True,
+                        'auth': {'url': 'https://kept.example.com', 'login': 'l', 'password': 'launcher-pw'},
+                        'canAuth': True, 'canAnonymous': False})
+        rows_before = ssm.db_rows()
+        assert ssm.upgrade(new) is True
+        assert (ssm.version, ssm.label, ssm.upgraded_from) == ('0.5', Source(new).label, Source(old).label)
+        assert not alive(old_server) and ssm.pids()['server'] != old_server
+        assert dict((name, pid) for name, pid in ssm.pids().items() if name != 'server') == kept
+        assert ssm.db_rows() == rows_before
+        assert ssm.registering() == [sum(1 for row in rows_before if row.get('authSet'))]
+        assert 'Configuration registered will be processed' not in ssm.log()
+        assert 'Configuration registered will be processed' in ssm.log(full=True)
+        assert ssm.requests() == []
+        # The v0.1 admin's API key is v0.5's Bearer key; the login still works too.
+        assert ssm.api_key
+        answer = requests.get(ssm.url + '/api/container-registries',
+                              headers={'Authorization': f'Bearer {ssm.api_key}'}, timeout=15)
+        assert answer.status_code == 200 and len(answer.json()['data']['registries']) == len(rows_before)
+        login = requests.post(ssm.url + '/api/users/login', json={'username': ssm.username,
+                                                                  'password': ssm.password}, timeout=15)
+        assert login.status_code == 201, login.text
+        ssm.reset()
+        assert len(ssm.rows()) == 10 and ssm.requests() == [] and ssm.registering() == []
+    finally:
+        pids = ssm.pids()
+        ssm.stop()
+    assert pids and not [pid for pid in pids.values() if alive(pid)]

@@ -288,6 +288,27 @@ class Sandbox:
                     raise ServerDidNotStart(f"SSM exited at start-up: {exc}") from exc
         return not self.down
 
+    def upgrade(self, version="0.5", flavour="real", check=True):
+        """Swap the server on the same database, as the real-server launcher's upgrade() does; measured from
+        v0.1.30 to v0.5.2 (tests/realssm/FACTS.md, "Upgrade"): every row stays exactly as the old version stored
+        it (v0.1's `__v: 0` and no timestamps, the `auth` its UI forms and its resets left), users and their API
+        key stay (the v0.1 user's key works as v0.5's Bearer key); the new server registers its registries as at
+        any start, then finds each built-in row present and adds none (`Registry <name> already exists`).
+        requests() and the log start afresh. Like restart(): True when up; when down, raises
+        ServerDidNotStart, or returns False with check=False."""
+        if version not in ("0.5", "0.1") or flavour not in FLAVOURS:
+            raise ValueError("version must be '0.5' or '0.1', flavour 'real' or 'fixed'")
+        with self._lock:
+            old = self.version
+            self.version, self.flavour = version, flavour
+            self.requests.clear()
+            self._log.clear()
+            self._log.append(f"[sandbox] upgrade {old} -> {version}")
+            up = self.restart(check)
+            if up and version == "0.5":
+                self._log.extend(f"Registry {name} already exists" for name in PROVIDERS if name in self.rows)
+            return up
+
     def insert_row(self, row):
         """Put a raw row straight into the store (as a database write would), replacing one of that name;
         only `_id` is added when missing. Returns the stored row."""
