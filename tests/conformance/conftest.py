@@ -251,7 +251,8 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     callspec = getattr(item, 'callspec', None)
-    if callspec is None or 'target_server' not in callspec.params:
+    # upgrade_pair: test_upgrade.py's scenarios, on a server of their own (its column: the version it ends on)
+    if callspec is None or not set(callspec.params) & {'target_server', 'upgrade_pair'}:
         return
     label = next((p for p in sorted(TARGET_IDS, key=len, reverse=True) if p in callspec.id), callspec.id)
     report.user_properties.append(('conformance', (item.name.split('[')[0], label)))
