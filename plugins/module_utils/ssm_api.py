@@ -287,8 +287,10 @@ class SSMClient:
         try:
             data = self.request('GET', self._registry_path())
         except SSMError as e:
-            if self.version is not None or e.status != 404:
+            if e.status != 404:
                 raise
+            if self.version is not None:
+                raise self._wrong_pin()
             self.version = '0.1'
             data = self.request('GET', self._registry_path())
         if self.version is None:
@@ -297,6 +299,22 @@ class SSMClient:
         if not isinstance(rows, list):
             raise SSMError('SSM at %s answered the registry list without a list of registries' % self.api)
         return dict((row.get('name'), row) for row in rows if isinstance(row, dict))
+
+    def _wrong_pin(self):
+        """ssm_api_version names an API this SSM does not serve: say so, and what the other path shows, rather
+        than the server's own 404 text (which names a container or a route, not the pin)."""
+        pinned = self.version
+        other = '0.1' if pinned == '0.5' else '0.5'
+        try:
+            self.request('GET', REGISTRY_PATHS[other])
+            looks = 'it answers like SSM %s (its registry list is at %s)' % (other, REGISTRY_PATHS[other])
+            advice = "set ssm_api_version to '%s', or leave it out to detect the API" % other
+        except SSMError:
+            looks = 'it does not answer on the path of SSM %s (%s) either' % (other, REGISTRY_PATHS[other])
+            advice = "check that ssm_url (SSM_URL) is the address of SSM's web UI"
+        return SSMError("ssm_api_version (SSM_API_VERSION) is pinned to '%s', but SSM at %s has no registry API of SSM "
+                        "%s (404 on %s); %s: %s" % (pinned, self.api, pinned, REGISTRY_PATHS[pinned], looks, advice),
+                        status=404)
 
     def create(self, name, auth, auth_scheme):
         self.request('PUT', self._registry_path(name), dict(auth=auth, authScheme=auth_scheme))

@@ -205,3 +205,17 @@ def test_upgraded_from_v0_1_30(upgrade_pair, tmp_path, collections):
     rc, output = playbook(after, 'squirrel.ssm.configure_registries', '-e', '@connection.json', '-e',
                           '@ssm-registries.yml', '--vault-password-file', 'pw.txt')
     assert rc == 0 and changed(output) == 0, output[-3000:]
+
+
+def test_api_version_pinned_to_the_other_api_is_named(scenario, target):
+    """A playbook pinned to the API of the version before (or after) an upgrade: the message names the pin and
+    what the server answers like, not the server's own 404; nothing is written."""
+    pin = '0.1' if target.version == '0.5' else '0.5'
+    run = scenario.play(converge(PLAYBOOK[:1]), {'squirrel.ssm.ssm_registry_info': {}},
+                        connection=dict(target.connection, ssm_api_version=pin))
+    for result in run.results:
+        assert result['failed'], result
+        assert "ssm_api_version (SSM_API_VERSION) is pinned to '%s'" % pin in result['msg'], result['msg']
+        assert "it answers like SSM %s" % target.version in result['msg'], result['msg']
+        assert "set ssm_api_version to '%s'" % target.version in result['msg'], result['msg']
+    assert run.writes == []
