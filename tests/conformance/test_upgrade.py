@@ -132,7 +132,8 @@ def left_out(result):
 
 
 def writes(run_writes):
-    return [(method, 'reload' if name.startswith('squirrel-ssm-reload-') else name) for method, name, _ in run_writes]
+    """(method, name) of each write, the collection's short-lived reload registry named `reload`."""
+    return [(write[0], 'reload' if write[1].startswith('squirrel-ssm-reload-') else write[1]) for write in run_writes]
 
 
 def test_upgraded_from_v0_1_30(upgrade_pair, tmp_path, collections):
