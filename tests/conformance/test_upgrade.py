@@ -21,6 +21,7 @@ from tests import webui
 LAB = {'url': 'https://lab.example.com', 'login': 'ci', 'password': 'conformance-lab-pass'}
 LSCR = {'username': 'octocat', 'token': 'conformance-lscr-upgrade'}
 OLD_RESET_SECRET = 'conformance-old-reset-secret-8'
+LEGACY_SECRET = 'conformance-legacy-secret-9'
 # The playbook the v0.1 user ran, kept as it was: two custom registries, a provider v0.1 cannot register, ECR.
 PLAYBOOK = [dict(provider='custom', name='harbor', credentials=HARBOR),
             dict(provider='custom', name='lab', credentials=LAB),
@@ -33,8 +34,10 @@ UI_SECRETS = ['ui-harbor-secret-1', 'cm9ib3Q6dWktbWlycm9yLXNlY3JldC0y', 'ui-mirr
 def _sandbox_pair():
     server = Sandbox(api_key=SANDBOX_KEY, username=SANDBOX_USER, password=SANDBOX_PASSWORD, version='0.1').start()
 
-    def upgrade():
-        assert server.upgrade('0.5') is True, server.log()
+    def upgrade(check=True):
+        if not server.upgrade('0.5', check=False):
+            assert not check, server.log()
+            return None
         return Target('sandbox', server, 'sandbox', '0.5', SANDBOX_KEY, SANDBOX_USER, SANDBOX_PASSWORD)
     return server, Target('sandbox-v0.1', server, 'sandbox', '0.1', SANDBOX_KEY, SANDBOX_USER, SANDBOX_PASSWORD), upgrade
 
@@ -49,8 +52,10 @@ def _real_pair(old, new):
             server.stop()
             raise
 
-        def upgrade():
-            assert server.upgrade(new, check=False) is True, server.log_tail(60)
+        def upgrade(check=True):
+            if not server.upgrade(new, check=False):
+                assert not check, server.log_tail(60)
+                return None
             return Target(server.label, server, 'real', server.version, server.api_key, server.username,
                           server.password)
         return server, Target(server.label, server, 'real', server.version, None, server.username,
@@ -96,7 +101,7 @@ def in_use(target):
 
 
 def info(scenario):
-    run = scenario.play({'squirrel.ssm.ssm_registry_info': {}}, secrets=UI_SECRETS + [OLD_RESET_SECRET])
+    run = scenario.play({'squirrel.ssm.ssm_registry_info': {}}, secrets=UI_SECRETS + [OLD_RESET_SECRET, LEGACY_SECRET])
     assert run.rc == 0 and not run[0].get('failed'), run.output[-3000:]
     return run[0], dict((r['name'], sorted(p['code'] for p in r['problems'])) for r in run[0]['registries'])
 
@@ -206,6 +211,21 @@ def test_upgraded_from_v0_1_30(upgrade_pair, tmp_path, collections):
     rc, output = playbook(after, 'squirrel.ssm.configure_registries', '-e', '@connection.json', '-e',
                           '@ssm-registries.yml', '--vault-password-file', 'pw.txt')
     assert rc == 0 and changed(output) == 0, output[-3000:]
+
+
+def test_upgrade_stops_on_a_legacy_row_with_credentials(upgrade_pair, tmp_path, collections):
+    """A row of a provider no SSM knows (left by an older SSM), its credentials set: v0.1 lives with it, v0.5 does
+    not start. The health check on v0.1 names it as an error, before the upgrade."""
+    old, upgrade = upgrade_pair
+    old.server.insert_row({'name': 'forjejo', 'provider': 'forjejo', 'authScheme': [], 'authSet': True,
+                           'auth': {'url': 'https://git.example.com', 'login': 'old', 'password': LEGACY_SECRET},
+                           'canAnonymous': False, 'canAuth': True})
+    result, problems = info(Scenario(old, tmp_path, collections))
+    assert problems_of(problems) == {'forjejo': ['legacy_provider']}
+    row = [r for r in result['registries'] if r['name'] == 'forjejo'][0]
+    assert row['problems'][0]['severity'] == 'error'
+    assert upgrade(check=False) is None
+    assert 'Unknown registry provider: forjejo' in old.server.log()
 
 
 def test_api_version_pinned_to_the_other_api_is_named(scenario, target):

@@ -16,8 +16,8 @@ before the reload), an anonymous Docker Hub plus every row with authSet true exc
 `Registering N registries` with N counting the hub rows; a row whose component throws (unknown provider, gitea's
 `url` not a string) stops the reload: the PUT/DELETE answers 500 after its write, and restart() leaves SSM down.
 v0.1 reloads after POST, PUT and PATCH (not DELETE), one slot per provider. `registering()`, `log()` and
-`registered()` show it; the helpers `rows()`, `insert_row()`, `requests()`, `writes()`, `restart()` have the
-names and meaning of the real-server launcher's (tests/realssm), so a test can take either.
+`registered()` show it; the helpers `rows()`, `insert_row()`, `requests()`, `writes()`, `restart()`, `upgrade()`
+have the names and meaning of the real-server launcher's (tests/realssm), so a test can take either.
 """
 import argparse
 import copy
