@@ -87,6 +87,7 @@ def in_use(target):
     server's log (the components of the last reload, less those that failed)."""
     if target.kind == 'sandbox':
         return sorted(name for name, auth in target.server.registered().items() if name != 'hub' or auth)
+    target.server.settle()  # the log lags the last write's reload
     text = re.sub(r'\x1b\[[0-9;]*m', '', target.server.log())
     start = 'Configuration registered will be processed' if target.version == '0.1' else 'Registering \\d+ registries'
     last = [m.end() for m in re.finditer(start, text)][-1]
@@ -151,8 +152,7 @@ def test_upgraded_from_v0_1_30(upgrade_pair, tmp_path, collections):
     assert 'ssm_username' in login and 'ssm_api_key' not in login
 
     # v0.1, filled the three ways a v0.1 user's SSM was: the playbook, the web UI, SSM's own reset (which keeps the
-    # secret). Then a write that changes nothing, so that v0.1 reloads once more: its reload after a write reads
-    # the rows as they were before that write (FACTS.md, "Upgrade").
+    # secret).
     run = before.play(converge(PLAYBOOK))
     assert run.rc == 0 and run[0]['changed'], run.output[-3000:]
     assert 'registers only the last custom registry' in ' '.join(run[0]['warnings'])
@@ -160,7 +160,6 @@ def test_upgraded_from_v0_1_30(upgrade_pair, tmp_path, collections):
     assert [a.status_code for a in answers] == [200] * len(answers), [a.text[:200] for a in answers]
     old.api('POST', 'acr', {'auth': {'clientid': 'old-client', 'clientsecret': OLD_RESET_SECRET}})
     old.api('PATCH', 'acr')
-    assert old.api('PATCH', 'gcr').status_code == 200
     # v0.1 uses Docker Hub's credentials, the default anonymous registries, and no custom registry at all: the
     # last one stored (the UI's `mirror`) fails on its form's `newName`; ghcr, gitlab and lscr fail on `name`.
     assert in_use(old) == ['ecr', 'gcr', 'hub', 'quay']

@@ -341,6 +341,11 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
         self.timings['upgrade'] = round(time.monotonic() - started, 1)
         return True
 
+    def settle(self, quiet=1.0, timeout=20):
+        """Wait until the server's log has been quiet for `quiet` seconds: SSM logs asynchronously, and v0.1
+        reloads after it has answered, so the log can lag a write by a reload or two."""
+        self._settle(quiet=quiet, timeout=timeout)
+
     def _settle(self, quiet=0.4, timeout=10):
         """Wait until the server log has been quiet for `quiet` seconds (or `timeout`)."""
         path = os.path.join(self.workdir, 'server.log')
