@@ -20,7 +20,7 @@ $(VENV)/.run-installed: requirements.txt requirements-run.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-run.txt
 	touch $@
 
-$(VENV)/.installed: $(VENV)/.run-installed requirements-dev.txt
+$(VENV)/.installed: $(VENV)/.run-installed requirements-dev.txt meta/ee-requirements.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -52,7 +52,7 @@ examples: setup build
 
 test: setup build
 	$(BIN)/python tools/gendocs.py --check
-	$(BIN)/python -m pytest -n 2 tests/unit tests/contract tests/realreg tests/integration tests/realssm tests/examples
+	$(BIN)/python -m pytest -n 2 tests/unit tests/tools tests/contract tests/realreg tests/integration tests/realssm tests/examples
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory staging-check
 	$(MAKE) --no-print-directory lint
@@ -75,10 +75,12 @@ conformance: setup build
 staging-check: setup build
 	$(BIN)/python -m tests.conformance.staging_check
 
-# The Ansible ecosystem checks on the built collection: ansible-test sanity and units, ansible-lint, yamllint,
-# docs, the artifact, execution environment, changelog and molecule (`tools/lint.py --list`). CHECKS="docs ee" runs some.
+# The Ansible ecosystem checks, as antsibull-nox sessions (noxfile.py, antsibull-nox.toml; `.venv/bin/nox -l` lists
+# them): ansible-test sanity and units, compile and import on Python 3.7 to 3.13, ansible-lint, yamllint, docs,
+# galaxy-importer, molecule, the artifact, the execution environment's context, the changelog.
+# CHECKS="ansible-test-sanity docs-check" runs some.
 lint: setup build
-	$(BIN)/python tools/lint.py $(CHECKS)
+	$(BIN)/nox --no-color $(if $(CHECKS),-s $(CHECKS))
 
 # The benchmarks of the performance targets of docs/performance.md (benchmarks, not tests): one SSM, then a fleet of
 # SSM servers; each writes its table into docs/performance.md. BENCH_ONLY=single or BENCH_ONLY=fleet runs one of them.

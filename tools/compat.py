@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from tools.pythons import find_python  # noqa: E402  (needs ROOT on sys.path)
 COMPAT = os.path.join(ROOT, 'build', 'compat')
 
 # ansible-core X.Y -> the controller Pythons it supports, preferred first (2.20 and later need 3.12+).
@@ -62,14 +63,6 @@ def say(text):
         print(text.rstrip('\n'), flush=True)
     else:
         buffer.append(text.rstrip('\n'))
-
-
-def find_python(version):
-    """An interpreter of Python X.Y: pyenv's, else pythonX.Y on PATH."""
-    found = sorted(glob.glob(os.path.expanduser('~/.pyenv/versions/%s.*/bin/python%s' % (version, version))))
-    if found:
-        return found[-1]
-    return shutil.which('python%s' % version)
 
 
 def run(command, env=None, cwd=ROOT, check=True):

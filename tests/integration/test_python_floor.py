@@ -8,20 +8,16 @@ import sys
 import pytest
 
 from tests.integration.conftest import ROOT
+from tools.pythons import find_python
 
 FLOOR_MESSAGE = 'squirrel.ssm modules need Python 3.7 or newer on the target; this one runs %s'
 OLD_PYTHONS = ['2.7', '3.6']
 
 
-def interpreter(version):
-    found = sorted(glob.glob(os.path.expanduser('~/.pyenv/versions/%s.*/bin/python%s' % (version, version))))
-    return found[-1] if found else None
-
-
 def old_python(version):
-    path = interpreter(version)
+    path = find_python(version)
     if not path:
-        pytest.skip('no Python %s on this machine (pyenv)' % version)
+        pytest.skip('no Python %s on this machine (tools/pythons.py)' % version)
     return path
 
 
