@@ -78,9 +78,11 @@ staging-check: setup build
 # The Ansible ecosystem checks, as antsibull-nox sessions (noxfile.py, antsibull-nox.toml; `.venv/bin/nox -l` lists
 # them): ansible-test sanity and units, compile and import on Python 3.7 to 3.13, ansible-lint, yamllint, docs,
 # galaxy-importer, molecule, the artifact, the execution environment's context, the changelog.
-# CHECKS="ansible-test-sanity docs-check" runs some.
+# CHECKS="ansible-test-sanity docs-check" runs some. NOX_FLAGS=-r (instead of -R) updates what the venvs of
+# build/nox installed the first time.
+NOX_FLAGS ?= -R
 lint: setup build
-	$(BIN)/nox --no-color $(if $(CHECKS),-s $(CHECKS))
+	$(BIN)/nox $(NOX_FLAGS) --no-color $(if $(CHECKS),-s $(CHECKS))
 
 # The benchmarks of the performance targets of docs/performance.md (benchmarks, not tests): one SSM, then a fleet of
 # SSM servers; each writes its table into docs/performance.md. BENCH_ONLY=single or BENCH_ONLY=fleet runs one of them.

@@ -72,6 +72,10 @@ def ansible_test(name, core, commands, description):
     """
     def session_func(session):
         session.install('ansible-core==%s.*' % core)
+        # `nox -R` (make lint) skips session.install in a venv it reuses: the venv of an older CURRENT is updated here.
+        found = session.run('python', '-c', 'from ansible.release import __version__ as v; print(v)', silent=True)
+        if not (found or '').strip().startswith('%s.' % core):
+            session.run('python', '-m', 'pip', 'install', '-q', 'ansible-core==%s.*' % core)
         # Why: ansible-test fetches get-pip.py from ci-files.testing.ansible.com, which CI cannot reach.
         session.run('python', os.path.join(ROOT, 'tools', 'ansible_test_pip.py'))
         tree = prepare_collections(session, ansible_core_version=core, install_in_site_packages=False,
