@@ -17,10 +17,10 @@ import tarfile
 
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tools.plugin_libraries import undeclared  # noqa: E402
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from tools.plugin_libraries import requirement_lines, undeclared  # noqa: E402  (needs ROOT on sys.path)
+
 BUILD = os.path.join(ROOT, 'build')
 COLLECTIONS = os.path.join(BUILD, 'collections')
 BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -104,19 +104,6 @@ def check_artifact():
     print('%s: %d entries' % (os.path.relpath(TARBALL, ROOT), len(names)))
     if problems:
         raise Failed('; '.join(problems))
-
-
-def requirement_lines(path):
-    """The requirements of a pip requirements file, its -r files included (as ansible-builder reads them)."""
-    lines = []
-    with open(path) as f:
-        for line in f:
-            line = line.split('#')[0].strip()
-            if line.startswith(('-r ', '--requirement ')):
-                lines += requirement_lines(os.path.join(os.path.dirname(path), line.split(None, 1)[1]))
-            elif line:
-                lines.append(line)
-    return lines
 
 
 def wanted_dependencies():

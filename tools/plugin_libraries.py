@@ -101,17 +101,22 @@ def used(plugins):
     return dict((k, sorted(v)) for k, v in found.items())
 
 
-def requirement_names(path):
-    """Canonical names in a pip requirements file, its -r files included."""
-    names = []
+def requirement_lines(path):
+    """The requirements of a pip requirements file, its -r files included (as ansible-builder reads them)."""
+    lines = []
     with open(path) as f:
         for line in f:
             line = line.split('#')[0].strip()
             if line.startswith(('-r ', '--requirement ')):
-                names += requirement_names(os.path.join(os.path.dirname(path), line.split(None, 1)[1]))
+                lines += requirement_lines(os.path.join(os.path.dirname(path), line.split(None, 1)[1]))
             elif line:
-                names.append(canonical(re.split(r'[\s<>=!~;\[]', line, 1)[0]))
-    return names
+                lines.append(line)
+    return lines
+
+
+def requirement_names(path):
+    """Canonical names of the requirements of a pip requirements file, its -r files included."""
+    return [canonical(re.split(r'[\s<>=!~;\[]', line, 1)[0]) for line in requirement_lines(path)]
 
 
 def closure(names):
