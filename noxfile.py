@@ -57,6 +57,9 @@ def link_pythons():
         if python:
             os.symlink(python, link)
             found[version] = python
+        else:
+            print('noxfile.py: no Python %s that runs on this machine (tools/pythons.py): compile and import skip it'
+                  % version)
     os.environ['PATH'] = links + os.pathsep + os.environ.get('PATH', '')
     return found
 
