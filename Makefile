@@ -72,8 +72,9 @@ conformance: setup build
 # The staging check of docs/compatibility.md ("Testing against your own SSM") as a user runs it, on a real v0.5.2 and
 # v0.1.30 of SSM_SOURCE filled as SSM's web UI and an old reset leave an SSM: the conformance suite through the
 # running-SSM path only (one scenario at a time), then every row of the database compared with what it held before.
+# STAGING_K="..." (a pytest -k expression) runs some scenarios only.
 staging-check: setup build
-	$(BIN)/python -m tests.conformance.staging_check
+	$(BIN)/python -m tests.conformance.staging_check $(if $(STAGING_K),--only "$(STAGING_K)")
 
 # The Ansible ecosystem checks, as antsibull-nox sessions (noxfile.py, antsibull-nox.toml; `.venv/bin/nox -l` lists
 # them): ansible-test sanity and units, compile and import on Python 3.7 to 3.13, ansible-lint, yamllint, docs,
