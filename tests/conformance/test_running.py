@@ -133,3 +133,10 @@ def test_every_test_of_a_target_is_in_its_group():
     assert group_of('tests/conformance/test_scenarios.py::test_x[sandbox-fixed]') is None
     assert group_of('tests/conformance/test_x.py::test_example_on_real_ssm[docs/running.md:3-real-v0.5.2]') is None
     assert group_of('tests/conformance/test_running.py::test_every_test_of_a_target_is_in_its_group') is None
+
+
+def test_what_a_running_ssm_cannot_do_skips_with_its_reason():
+    ssm = running.RunningSSM('http://127.0.0.1:1', 'key')
+    for call, reason in ((lambda: ssm.insert_row({}), 'database'), (ssm.restart, 'restarted'), (ssm.log, 'log')):
+        with pytest.raises(pytest.skip.Exception, match=reason):
+            call()
