@@ -25,15 +25,15 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.registries import Pla
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import (
     CONNECTION_REQUIRED_ONE_OF, CONNECTION_REQUIRED_TOGETHER, CONNECTION_SPEC, REQUESTS_IMPORT_ERROR,
     ConnectionInputError, SSMClient, SSMError, check_connection, scrub)
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import RELOAD_REGISTRY_PREFIX, facts, read_stored
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts, read_stored
 from ansible_collections.squirrel.ssm.plugins.modules.ssm_registry_export import EXPORT_REQUIRED_IF, argument_spec
 
 # Problems that keep a row out of the file: the role would refuse the row, converging would change or hide what SSM
 # stores, or the file would have to invent a value the row lacks (gitlab_url_missing: the defaults are gitlab.com's,
 # which a self-hosted GitLab is not). The others (credentials_unused, not_registered, custom_ignored) are noted on
 # the registry's comment line.
-BLOCKING = ('legacy_provider', 'leftover_secret', 'unreachable_name', 'missing_field', 'wrong_type', 'invalid_value',
-            'unknown_field', 'conflicting_fields', 'url_ends_in_v2', 'gitlab_url_missing')
+BLOCKING = ('reload_registry', 'legacy_provider', 'leftover_secret', 'unreachable_name', 'missing_field', 'wrong_type',
+            'invalid_value', 'unknown_field', 'conflicting_fields', 'url_ends_in_v2', 'gitlab_url_missing')
 MASKED_VAULT = '!vault |\n  ********'
 
 
@@ -70,11 +70,6 @@ def classify(rows, version):
     entries, skipped, anonymous = [], [], []
     for name, row in sorted(rows.items(), key=lambda item: str(item[0])):
         provider = row.get('provider')
-        if str(name).startswith(RELOAD_REGISTRY_PREFIX):
-            skipped.append(skip(name, row, ['reload_registry'], 'a short-lived registry the collection creates to make '
-                                'SSM load its registries, left by an interrupted run; delete it with '
-                                'squirrel.ssm.ssm_registry: {provider: custom, name: %s, state: absent}' % name))
-            continue
         blocking = [one for one in problems[name] if one['code'] in BLOCKING]
         if blocking:
             skipped.append(skip(name, row, sorted(set(one['code'] for one in blocking)), ' | '.join(
@@ -274,6 +269,12 @@ class ActionModule(ActionBase):
                 self._fail('secrets_path must differ from path (%s)' % paths[0])
         elif args.get('secrets_path'):
             self._fail('secrets_path is used only with secrets: file')
+        if args['force']:
+            # A link (a file kept in a repository, linked from where playbooks read it) stays a link: its target is
+            # written, as an editor would.
+            paths = [os.path.realpath(path) for path in paths]
+            if len(paths) == 2 and paths[0] == paths[1]:
+                self._fail('secrets_path and path lead to the same file (%s)' % paths[0])
         for option, path in zip(('path', 'secrets_path'), paths):
             if not os.path.isdir(os.path.dirname(path)):
                 self._fail('%s %s: the directory %s does not exist' % (option, path, os.path.dirname(path)))

@@ -15,7 +15,8 @@ import re
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS, EndsInV2
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import FORM_ARTEFACTS, cleared, read_stored
+from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import (
+    FORM_ARTEFACTS, cleared, is_reload_row, read_stored)
 
 SEVERITIES = ('info', 'warning', 'error')
 DOCS = 'docs/problems.md'
@@ -35,6 +36,7 @@ CODES = {
     'custom_ignored': ('warning', 'a custom registry this SSM version ignores'),
     'not_registered': ('error', 'a registry this SSM version fails to register'),
     'unreachable_name': ('warning', "a name SSM's web proxy cannot route"),
+    'reload_registry': ('warning', 'a short-lived reload registry an interrupted run left behind'),
     'credentials_rejected': ('error', 'the registry refused the stored credentials'),
     'registry_unreachable': ('warning', 'the registry could not be reached to check the credentials'),
     'anonymous_only': ('info', 'the registry answers without credentials'),
@@ -247,6 +249,14 @@ def diagnose(rows, version):
         found = result[name]
         provider, auth, auth_set = row.get('provider'), row.get('auth'), bool(row.get('authSet'))
         known = provider in PROVIDERS
+        if is_reload_row(name):
+            found.append(problem('reload_registry', '%s is a short-lived custom registry the collection creates and '
+                                                    'deletes to make SSM load its registries, left behind by a run '
+                                                    'that was interrupted (or in use by a run at this moment): SSM '
+                                                    'registered it as a custom registry that does not exist' % name,
+                                 'the next run of squirrel.ssm.ssm_registry removes it; or ' +
+                                 task('custom', name, state='absent')))
+            continue
         if '/' in str(name):
             found.append(problem('unreachable_name', 'the name %s contains "/": SSM\'s web proxy decodes %%2F and SSM '
                                                      'answers 404, so no client can change or delete this row through '

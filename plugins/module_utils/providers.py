@@ -324,13 +324,42 @@ def shown(provider_name, name, value):
     return field is not None and not field.secret and isinstance(value, (str, int, float, bool))
 
 
+URL_TYPES = (http_url, registry_url, registry_address)
+# The user:password@ part of a URL, with or without a scheme (gitea and forgejo store bare hosts too).
+USERINFO = re.compile(r'^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//|)([^/?#]*@)')
+
+
+def without_userinfo(value):
+    """A URL with its user:password@ part masked: the collection refuses one, but another client may store it."""
+    return USERINFO.sub(lambda found: found.group(1) + MASK + '@', value) if isinstance(value, str) else value
+
+
+def userinfo_values(credentials):
+    """The user:password@ parts of every field of a task's credentials: refused, but echoed by Ansible's
+    invocation at -v unless they are no_log values."""
+    found = []
+    url_fields = set(name for provider in PROVIDERS.values() for name, field in provider.fields.items()
+                     if field.type in URL_TYPES)
+    for name, value in (credentials.items() if isinstance(credentials, dict) else []):
+        userinfo = USERINFO.match(value) if name in url_fields and isinstance(value, str) else None
+        if userinfo:
+            found.append(userinfo.group(2)[:-1])
+            found.extend(part for part in userinfo.group(2)[:-1].split(':')[1:] if part)
+    return found
+
+
 def mask(provider_name, credentials):
     """Stored or wanted credentials with every value masked but those of the provider's known harmless
-    fields; rows of providers SSM no longer knows show only their field names."""
+    fields (URLs without their user:password@ part); rows of providers SSM no longer knows show only their field
+    names."""
     if not isinstance(credentials, dict):
         return {} if not credentials else MASK
-    return dict((name, value if shown(provider_name, name, value) else MASK)
+    return dict((name, _url_shown(provider_name, name, value) if shown(provider_name, name, value) else MASK)
                 for name, value in credentials.items())
+
+
+def _url_shown(provider_name, name, value):
+    return without_userinfo(value) if PROVIDERS[provider_name].fields[name].type in URL_TYPES else value
 
 
 def secret_values(provider_name, credentials):

@@ -17,7 +17,7 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
     PROVIDERS, InvalidCredentials, diff_view, mask, validate_credentials)
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import (
-    CLEARING_BODY, cleared, facts, is_write_defect, uses_as_wanted)
+    CLEARING_BODY, abandoned, cleared, facts, is_reload_row, is_write_defect, uses_as_wanted)
 
 # What SSM's web client sends as authScheme when it creates a custom registry; the same lets the UI show it.
 CUSTOM_AUTH_SCHEME = [
@@ -193,13 +193,26 @@ def plan(wanted, rows, version=None):
     return change('updated', 'POST', dict(auth=wanted.credentials), after=wanted.credentials)
 
 
+def untouchable(rows):
+    """{name: why} of the rows purge leaves alone because no request can change them: rows of providers SSM no
+    longer knows (its API deletes only custom rows), and names with "/" (SSM's web proxy routes them nowhere)."""
+    found = {}
+    for name, row in rows.items():
+        if row.get('provider') not in PROVIDERS:
+            found[name] = 'provider %s, which SSM no longer knows' % row.get('provider')
+        elif '/' in str(name):
+            found[name] = 'a name with "/", which SSM\'s web proxy cannot route'
+    return found
+
+
 def plan_purge(wanted_names, rows):
     """With purge: custom rows not wanted are deleted, built-in rows not wanted with credentials are reset.
-    Rows of providers SSM no longer knows are never touched."""
+    Rows no request can change (untouchable) and the short-lived reload rows (plan_leftovers) are not purged."""
     changes = []
+    skipped = untouchable(rows)
     for name, row in sorted(rows.items()):
         provider = row.get('provider')
-        if name in wanted_names or provider not in PROVIDERS:
+        if name in wanted_names or name in skipped or is_reload_row(name):
             continue
         stored = row.get('auth') or None
         before = dict(name=name, provider=provider, credentials=mask(provider, stored))
@@ -209,6 +222,15 @@ def plan_purge(wanted_names, rows):
             changes.append(Change(name, provider, 'reset', 'PATCH', before=before,
                                   after=dict(name=name, provider=provider, credentials={}), row=row))
     return changes
+
+
+def plan_leftovers(rows):
+    """The deletes of the short-lived reload rows that interrupted runs left behind; a row a concurrent run may
+    still be using is kept (ssm_versions.abandoned)."""
+    return [Change(name, 'custom', 'deleted', 'DELETE', before=dict(name=name, provider='custom',
+                                                                   credentials=mask('custom', row.get('auth'))),
+                   after={}, row=row)
+            for name, row in sorted(rows.items()) if is_reload_row(name) and abandoned(name)]
 
 
 def is_reset(row):
@@ -256,6 +278,7 @@ def write(client, change, attempts=3):
 def apply(client, change):
     """Send the change's requests; True when SSM gave its known 500-after-write to any of them."""
     unconfirmed = False
+    cleared_now = False
     for method in change.methods:
         try:
             if method == 'PUT':
@@ -268,11 +291,16 @@ def apply(client, change):
                 client.reset(change.name)
             elif method == 'DELETE':
                 client.delete(change.name)
+            cleared_now = cleared_now or (method == 'POST' and change.clear_first)
         except SSMError as error:
             if is_write_defect(error):
                 unconfirmed = True
+                cleared_now = cleared_now or (method == 'POST' and change.clear_first)
             elif not (method == 'POST' and change.clear_first and error.status == 400):
                 # An SSM that validates auth refuses the clearing body; its PATCH then removes the values.
+                if method == 'PATCH' and (cleared_now or (change.row or {}).get('authSet')
+                                          and cleared((change.row or {}).get('auth'))):
+                    error.half_reset = True  # SSM holds the row in use with no values: see the module
                 raise
     return unconfirmed
 

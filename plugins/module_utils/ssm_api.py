@@ -7,7 +7,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import binascii
 import json
 import math
 import os
@@ -19,7 +18,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.six.moves.urllib.parse import quote, quote_plus, urlsplit
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import (
-    RELOAD_REGISTRY_AUTH, RELOAD_REGISTRY_PREFIX, facts)
+    RELOAD_REGISTRY_AUTH, facts, reload_row_name)
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -46,6 +45,9 @@ RELOAD_AUTH_SCHEME = [{'name': 'url', 'type': 'string'}, {'name': 'login', 'type
                       {'name': 'password', 'type': 'string'}]
 REGISTRY_PATHS = {'0.5': '/container-registries', '0.1': '/containers/registries'}
 RETRY_STATUS = (429, 500, 502, 503, 504)
+# SSM's answer to a write of a name it does not store (v0.1 and v0.5); a 404 "Cannot DELETE ..." is a path SSM's
+# proxy did not route (a name with "/"), not a row that is gone.
+NOT_FOUND = 'Registry not found'
 
 
 class SSMError(Exception):
@@ -128,7 +130,9 @@ def check_connection(params):
     if key is not None:
         key = key.strip()
         if not key and not params.get('ssm_username'):
-            raise ConnectionInputError('ssm_api_key (SSM_API_KEY) is empty')
+            raise ConnectionInputError('ssm_api_key (SSM_API_KEY) is empty: give the key of Settings > Authentication '
+                                       '> API KEY, or log in with ssm_username and ssm_password (SSM_USERNAME, '
+                                       'SSM_PASSWORD) instead')
         if not re.match(r'^[\x21-\x7e]*$', key):
             raise ConnectionInputError('ssm_api_key (SSM_API_KEY) holds characters an HTTP header cannot carry '
                                        '(spaces, control or non-ASCII characters): is it the key of Settings > '
@@ -213,7 +217,8 @@ class SSMClient:
     def request(self, method, path, body=None):
         """Send one call and return the envelope's data. Reads are retried on blips; a write
         is retried only by callers that re-read first (it may have landed)."""
-        retry = method == 'GET'
+        # A DELETE is idempotent: sent again after it landed, it finds the row gone (see delete()).
+        retry = method in ('GET', 'DELETE')
         if not self.logged_in and self.username:
             self.login()
         deadline = time.time() + self.retry_seconds
@@ -235,6 +240,8 @@ class SSMClient:
 
     def login(self):
         response = self._send('POST', '/users/login', dict(username=self.username, password=self.password))
+        if response.status_code == 401 and _html(response):
+            raise self._unauthorized(response)
         if response.status_code == 401:
             message = 'SSM rejected the login of %s (401 %s): check ssm_username (SSM_USERNAME) and ssm_password ' \
                       '(SSM_PASSWORD)' % (self.username, scrub(_message(response) or 'Unauthorized', [self.password]))
@@ -248,6 +255,14 @@ class SSMClient:
     def _data(self, method, path, response):
         if response.status_code == 401:
             raise self._unauthorized(response)
+        if response.status_code == 404 and re.search(r'Cannot %s /api/' % method, response.text or ''):
+            # SSM's web proxy removes /api before SSM's server sees a path: a server that sees it is reached
+            # without the proxy (its own port, 3000).
+            raise SSMError('SSM at %s answered 404 "Cannot %s /api%s": ssm_url (SSM_URL) %s does not look like '
+                           'SSM\'s web address. It reaches SSM\'s server itself, which serves its API without the '
+                           '/api prefix that SSM\'s web proxy removes. Give the address a browser opens SSM\'s web '
+                           'UI at (its proxy, for example http://ssm.example:8000), not the server\'s own port (3000)'
+                           % (self.api, method, path, self.api[:-len('/api')]), status='not_web_address')
         try:
             envelope = response.json()
         except ValueError:
@@ -267,6 +282,13 @@ class SSMClient:
             scrub(_message(response) or response.reason, [self.api_key, self.password])), status=response.status_code)
 
     def _unauthorized(self, response):
+        if _html(response):
+            # SSM answers 401 in JSON (v0.5) or as bare text (v0.1): an HTML page comes from something in front of it.
+            return SSMError('%s answered 401 with an HTML page, not SSM\'s API: something in front of SSM (a reverse '
+                            'proxy or single sign-on gateway with its own login) refused the request before it reached '
+                            'SSM. Point ssm_url (SSM_URL) at an address that lets /api through to SSM, or let the '
+                            'proxy pass the API\'s requests; the %s is not what was refused'
+                            % (self.api, 'login' if self.username else 'API key'), status=401)
         if self.username:
             return SSMError('SSM at %s answered 401 for the session of %s: check ssm_username (SSM_USERNAME) and '
                             'ssm_password (SSM_PASSWORD)' % (self.api, self.username), status=401)
@@ -326,7 +348,14 @@ class SSMClient:
         self.request('PATCH', self._registry_path(name))
 
     def delete(self, name):
-        self.request('DELETE', self._registry_path(name))
+        """Delete a row; False when it was already gone (another run, or this DELETE sent again, removed it)."""
+        try:
+            self.request('DELETE', self._registry_path(name))
+        except SSMError as e:
+            if e.status == 404 and NOT_FOUND in str(e):
+                return False
+            raise
+        return True
 
     def reload_registries(self, rows):
         """Make SSM load its registries again, by a write that changes nothing it uses (ssm_versions)."""
@@ -339,17 +368,33 @@ class SSMClient:
             self.update(with_credentials, rows[with_credentials].get('auth') or {})
             return with_credentials
         # SSM v0.5 loads them only at start and after a registry is created or deleted: create a short-lived
-        # custom registry, clearly named, and delete it, whatever happens in between.
-        name = RELOAD_REGISTRY_PREFIX + binascii.hexlify(os.urandom(4)).decode('ascii')
+        # custom registry, clearly named, and delete it, whatever happens in between. Its name holds until when this
+        # run may use it: the PUT, then the DELETE with its retries.
+        name = reload_row_name(2 * self.timeout + self.retry_seconds + 60)
         try:
             self.create(name, dict(RELOAD_REGISTRY_AUTH), RELOAD_AUTH_SCHEME)
-        finally:
-            try:
-                self.delete(name)
-            except SSMError as e:
-                if e.status != 404:  # 404: the create never landed
-                    raise
+        except SSMError as e:
+            created = e
+        else:
+            created = None
+        try:
+            self.delete(name)  # also after a failed PUT, which may have landed; False: it never did
+        except SSMError as e:
+            raise SSMError('%s the short-lived registry %s, but deleting it failed: %s. SSM registered it as a '
+                           'custom registry; the next run of squirrel.ssm.ssm_registry removes it (or: '
+                           'squirrel.ssm.ssm_registry: {provider: custom, name: %s, state: absent})' % (
+                               'SSM may have loaded its registries again by creating' if created else
+                               'SSM loaded its registries again (the new credentials are in use) by creating',
+                               name, e, name), status=e.status)
+        if created is not None:
+            raise SSMError('making SSM load its registries again failed: creating the short-lived registry %s: %s. SSM '
+                           'uses the new credentials after its next restart, or the next time a registry is created '
+                           'or deleted' % (name, created), status=created.status)
         return name
+
+
+def _html(response):
+    return 'html' in response.headers.get('Content-Type', '')
 
 
 def _message(response):

@@ -136,6 +136,10 @@ class SSMModule:
             connection = check_connection(dict((key, self.params[key]) for key in CONNECTION_SPEC))
         except ConnectionInputError as e:
             self.module.fail_json(msg=str(e))
+        # Every warning names its SSM: a fleet run shows those of many servers together.
+        self.url = connection['ssm_url']
+        warn = self.module.warn
+        self.module.warn = lambda message: warn('SSM at %s: %s' % (self.url, message))
         self.client = SSMClient(warn=self.module.warn, **connection)
 
     @property

@@ -7,6 +7,14 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import binascii
+import errno
+import hashlib
+import os
+import re
+import socket
+import time
+
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
 
 # Fields SSM's web client puts into the auth it sends that are no credential: the name field of its "add a custom
@@ -24,6 +32,44 @@ WRITE_DEFECT_MESSAGE = 'Cannot populate path'
 RELOAD_REGISTRY_PREFIX = 'squirrel-ssm-reload-'
 RELOAD_REGISTRY_AUTH = {'url': 'https://reload.squirrel-ssm.invalid', 'login': 'squirrel-ssm',
                         'password': 'reload-trigger-not-a-secret'}
+# Its name says until when its run may still use it and which process that is, so that another run can tell a row
+# an interrupted run left behind (removed) from one a concurrent run is using (kept): squirrel-ssm-reload-<until,
+# unix seconds>-<host: 6 hex of its name's SHA-1>-<pid>-<random>. Rows named without them (collection 1.0) are
+# left-overs: their runs tolerate a row deleted under them.
+RELOAD_NAME = re.compile(r'^%s(\d+)-([0-9a-f]{6})-(\d+)-[0-9a-f]+$' % re.escape(RELOAD_REGISTRY_PREFIX))
+
+
+def _host():
+    return hashlib.sha1(socket.gethostname().encode('utf-8')).hexdigest()[:6]
+
+
+def reload_row_name(hold_seconds):
+    """The name of a new short-lived row, used for at most hold_seconds from now."""
+    return '%s%d-%s-%d-%s' % (RELOAD_REGISTRY_PREFIX, int(time.time() + hold_seconds) + 1, _host(), os.getpid(),
+                              binascii.hexlify(os.urandom(2)).decode('ascii'))
+
+
+def is_reload_row(name):
+    return str(name).startswith(RELOAD_REGISTRY_PREFIX)
+
+
+def abandoned(name):
+    """Whether no run can be using this short-lived row any more: its time is over, or the process that created
+    it, on this host, is gone (killed: the next run, on the same runner, need not wait)."""
+    found = RELOAD_NAME.match(str(name))
+    if not found:
+        return True
+    until, host, pid = int(found.group(1)), found.group(2), int(found.group(3))
+    if time.time() > until:
+        return True
+    if host != _host() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError as e:
+        # EPERM: a process of another user has this pid; only ESRCH says none has.
+        return e.errno == errno.ESRCH
+    return False
 
 
 class VersionFacts:

@@ -137,6 +137,13 @@ options:
         The module warns, naming them, and says how to remove them.
     type: bool
     default: false
+  purge_all:
+    description:
+      - With O(purge), confirm a list that keeps no registry (empty, or only V(reset) and V(absent) items): every
+        custom registry is then deleted and every built-in one reset. Without it such a task fails before any
+        request, since an empty list is more often a variable that came out empty than a wish.
+    type: bool
+    default: false
 notes:
   - SSM v0.5 (v0.5.2 and its main branch) answers HTTP 500 after it has stored credentials or reset a registry.
     The module reads the registries back once to confirm such writes, and warns once per run.
@@ -402,10 +409,10 @@ purged:
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
-    PROVIDERS, credentials_argument_spec, secret_values)
+    PROVIDERS, credentials_argument_spec, secret_values, userinfo_values)
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import (
-    CHECK_KEYS, DOING, SOURCE_KEYS, PlanError, confirm, may_have_landed, plan, plan_purge, resolve, row_view,
-    write)
+    CHECK_KEYS, DOING, SOURCE_KEYS, PlanError, confirm, may_have_landed, plan, plan_leftovers, plan_purge, resolve,
+    row_view, untouchable, write)
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts, limits_of
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import SSMError
 from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import (
@@ -427,6 +434,7 @@ def argument_spec():
     return dict(provider=dict(type='str', choices=sorted(PROVIDERS)), name=dict(type='str'),
                 state=dict(type='str', choices=STATES), credentials=credentials,
                 registries=dict(type='list', elements='dict', options=item), purge=dict(type='bool', default=False),
+                purge_all=dict(type='bool', default=False),
                 verify_credentials=dict(type='bool', default=False), allow_unverified=dict(type='bool', default=False),
                 reload_registries=dict(type='bool', default=True), **check_inputs)
 
@@ -467,12 +475,18 @@ def main():
                     mutually_exclusive=[['registries', key] for key in SINGLE],
                     required_one_of=[['provider', 'registries']])
     params = ssm.params
+    for dummy, item in items_of(params):
+        ssm.module.no_log_values.update(userinfo_values((item or {}).get('credentials') if isinstance(item, dict) else None))
     if params['purge'] and params['registries'] is None:
         ssm.fail('purge goes with registries: it makes SSM match a whole list')
     try:
         wanted = resolve_all(params)
     except PlanError as e:
         ssm.fail(str(e))
+    if params['purge'] and not params['purge_all'] and not [one for one in wanted if one.state == 'present']:
+        ssm.fail('registries keeps no registry (%s) and purge is true: that would delete every custom registry of SSM '
+                 'and reset every built-in one. Nothing was sent to SSM; set purge_all: true if that is meant'
+                 % ('it is empty' if not wanted else 'only reset or absent items'))
     for one in wanted:
         # Credentials loaded from files or AWS never passed through the argument spec's no_log.
         ssm.module.no_log_values.update(secret_values(one.provider, one.credentials))
@@ -492,7 +506,8 @@ def main():
     except PlanError as e:
         ssm.fail(str(e))
     purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []
-    legacy = sorted(name for name, row in rows.items() if row.get('provider') not in PROVIDERS) if params['purge'] else []
+    left = untouchable(rows) if params['purge'] else {}
+    legacy = sorted(name for name in left if rows[name].get('provider') not in PROVIDERS)
     if legacy:
         ssm.module.warn('purge left %d row(s) of providers SSM no longer knows, which it cannot touch: %s. SSM does '
                         'not use them for update checks, and its API refuses to delete a registry that is not '
@@ -500,6 +515,16 @@ def main():
                         'ssm database: db.containerregistries.deleteOne({name: "%s"})' % (
                             len(legacy), ', '.join('%s (provider %s)' % (name, rows[name].get('provider'))
                                                    for name in legacy), legacy[0]))
+    slashed = sorted(name for name in left if name not in legacy)
+    if slashed:
+        ssm.module.warn('purge left %d row(s) whose name holds "/", which no request can reach (SSM\'s web proxy '
+                        'decodes %%2F and SSM answers 404): %s. To remove them, delete them from SSM\'s MongoDB '
+                        'database, e.g. with mongosh on the ssm database: db.containerregistries.deleteOne({name: '
+                        '"%s"})' % (len(slashed), ', '.join(slashed), slashed[0]))
+    # Reload rows left by interrupted runs go, whatever the task: SSM registered each as a custom registry.
+    names = set(one.name for one in wanted)
+    leftovers = plan_leftovers(dict((name, row) for name, row in rows.items() if name not in names))
+    purged += leftovers
     verdicts = verify_all(ssm, wanted, params['allow_unverified']) if params['verify_credentials'] else {}
 
     version = facts(ssm.client.version)
@@ -510,9 +535,14 @@ def main():
         method for c in writes for method in c.methods)
     if not ssm.check_mode:
         apply_all(ssm, writes, reload_needed, rows)
+    if leftovers:
+        ssm.module.warn('%s %d short-lived registry row(s) that interrupted runs left behind (%s): SSM registered each '
+                        'as a custom registry that does not exist' % ('would remove' if ssm.check_mode else 'removed',
+                                                                      len(leftovers), ', '.join(c.name for c in leftovers)))
 
-    diff = [dict(before=c.before, after=c.after, before_header=c.name, after_header=c.name)
-            for c in changes + purged if c.changed or c.before != c.after]
+    # Headers name the SSM: a fleet run shows the diffs of many servers one after the other.
+    diff = [dict(before=c.before, after=c.after, before_header='%s (SSM at %s)' % (c.name, ssm.url),
+                 after_header='%s (SSM at %s)' % (c.name, ssm.url)) for c in changes + purged if c.changed or c.before != c.after]
     changed = any(c.changed for c in changes + purged)
     if params['registries'] is None:
         change = changes[0]
@@ -529,12 +559,13 @@ def main():
 def apply_all(ssm, writes, reload_needed, rows):
     """Write every change, confirm with one read what SSM answered with its 500-after-write, then make SSM
     load its registries again (also after a failure part-way: what landed is then in use)."""
-    done, unconfirmed, failure = [], [], None
+    done, unconfirmed, failure, half_reset = [], [], None, False
     for change in writes:
         try:
             settled, doubtful = write(ssm.client, change)
         except (SSMError, PlanError) as e:
             failure = _half_done(change, e, done, writes)
+            half_reset = getattr(e, 'half_reset', False)
             break
         done.append(change)
         if doubtful:
@@ -547,13 +578,11 @@ def apply_all(ssm, writes, reload_needed, rows):
                             'input' % (len(unconfirmed), facts(ssm.client.version).label))
         except SSMError as e:
             failure = '%s%s' % (failure + '. ' if failure else '', e)
-    if reload_needed and done:
+    if reload_needed and done and not half_reset:
         try:
             ssm.client.reload_registries(_as_written(rows, done))
         except SSMError as e:
-            failure = '%s%s' % (failure + '. ' if failure else '',
-                                'the registries are written, but making SSM load them again failed: %s. SSM uses '
-                                'the new credentials after its next restart' % e)
+            failure = '%s%s' % (failure + '. ' if failure else '', 'the registries are written; %s' % e)
     if failure:
         ssm.fail(failure, changed=bool(done))
 
@@ -613,7 +642,14 @@ def verify_all(ssm, wanted, allow_unverified=False):
 def _half_done(failed, error, done, changes):
     """Say exactly what SSM holds when a write fails part-way through a list."""
     message = '%s %s: %s' % (DOING[failed.action], failed.name, error)
-    if isinstance(error, SSMError) and may_have_landed(error, failed):
+    if getattr(error, 'half_reset', False):
+        # Reloading would make SSM check the registry with empty credentials: it keeps those it loaded before.
+        message += ('. SSM now stores %s with its old values removed but still marked in use (auth_set true, no '
+                    'values)%s: once SSM loads its registries it checks %s with empty credentials. This run did not '
+                    'make SSM load them, so it goes on with the credentials it loaded before; running again completes '
+                    'the reset' % (failed.name, ', unless the failed PATCH landed' if may_have_landed(error, failed)
+                                   else '', failed.name))
+    elif isinstance(error, SSMError) and may_have_landed(error, failed):
         message += ' (SSM did not confirm it: %s may or may not be %s; running again converges)' % (
             failed.name, failed.action)
     if done:

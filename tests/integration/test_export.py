@@ -234,3 +234,17 @@ def test_rows_from_ssms_web_ui_round_trip_with_no_write(ansible, sandbox, tmp_pa
         assert rc == 0 and recap(output)['failed'] == 0, output[-3000:]
         assert second.registered() == dict((name, dict((k, v) for k, v in auth.items() if k != 'newName' and v != ''))
                                            for name, auth in used.items())
+
+
+def test_force_over_a_symbolic_link_writes_its_target(ansible, sandbox, tmp_path):
+    seed(ansible, sandbox)
+    (tmp_path / 'pw.txt').write_text(VAULT_PASSWORD + '\n')
+    (tmp_path / 'repo').mkdir()
+    target = tmp_path / 'repo' / 'registries.yml'
+    target.write_text('# an older export\n')
+    (tmp_path / 'registries.yml').symlink_to(target)
+    rc, output = playbook(ansible, sandbox.url, 'squirrel.ssm.export_registries', '-e', 'ssm_export_path=registries.yml',
+                          '-e', 'ssm_export_force=true', '--vault-password-file', 'pw.txt')
+    assert rc == 0, output[-3000:]
+    assert os.path.islink(str(tmp_path / 'registries.yml')) and 'ssm_registries:' in target.read_text()
+    assert mode(target) == 0o600

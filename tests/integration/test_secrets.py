@@ -1,8 +1,12 @@
 """Secrets SSM already stores, or that a task gives in unexpected shapes, never reach any output: they are
 masked by structure (only fields the provider table knows to be harmless are shown) and audited in every
 spelling (as is, escaped, URL-encoded, base64) by the harness."""
+import os
+import subprocess
+
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import MASK
 from ansible_collections.squirrel.ssm.tests.cases import GOOD
+from tests.integration.conftest import API_KEY, BIN, assert_no_secret
 
 INFO = {'squirrel.ssm.ssm_registry_info': {}}
 
@@ -29,7 +33,7 @@ def test_stored_fields_the_table_does_not_list_are_masked(ansible, sandbox):
     assert rows['forjejo']['credentials'] == {'url': MASK, 'login': MASK, 'password': MASK}
     assert run[1]['diff']['before']['credentials'] == {'username': 'octocat', 'token': MASK, 'apikey': MASK}
     assert run[2]['diff']['before']['credentials'] == {'login': 'johndoe', 'token': MASK}
-    befores = dict((d['before_header'], d['before']) for d in run[3]['diff'])
+    befores = dict((d['before_header'].split()[0], d['before']) for d in run[3]['diff'])
     assert befores['hub']['credentials'] == {'login': 'johndoe', 'token': MASK}
     assert run[4]['registry']['credentials'] == {'login': 'johndoe', 'token': MASK}
 
@@ -83,3 +87,45 @@ def test_misspelt_secret_fields_are_never_echoed(ansible, sandbox):
     assert all(r['failed'] for r in run.results)
     assert '"invocation"' in run.output  # -vvvv really shows it
     assert sandbox.requests == []
+
+
+def test_a_secret_inside_a_stored_url_is_masked_everywhere(ansible, sandbox, tmp_path):
+    """Another client may store https://user:secret@host: its userinfo is masked in every URL field, on every path
+    (result, diff, warnings, errors, -vvvv, the report of configure_registries, the export)."""
+    sandbox.insert_row({'name': 'harbor', 'provider': 'custom', 'authSet': True, 'authScheme': [],
+                        'auth': {'url': 'https://robot:stored-url-secret-7@harbor.example.com', 'login': 'robot',
+                                 'password': 'stored-harbor-pass-7'}})
+    sandbox.rows['gitea']['auth'] = {'url': 'robot:gitea-url-secret-8@gitea.example.com', 'login': 'robot',
+                                     'password': 'stored-gitea-pass-8'}
+    sandbox.rows['gitea']['authSet'] = True
+    secrets = {'stored-url-secret-7', 'gitea-url-secret-8', 'task-url-secret-9', 'stored-harbor-pass-7',
+               'stored-gitea-pass-8'}
+    harbor = dict(url='https://harbor.example.com', login='robot', password='new-harbor-pass-1')
+    run = ansible.play(
+        INFO,
+        {'squirrel.ssm.ssm_registry': dict(provider='custom', name='harbor', credentials=harbor)},
+        dict({'squirrel.ssm.ssm_registry': dict(registries=[dict(provider='quay')], purge=True)}, check_mode=True),
+        {'squirrel.ssm.ssm_registry': dict(provider='custom', name='other', credentials=dict(
+            harbor, url='https://robot:task-url-secret-9@other.example.com'))},
+        secrets=secrets)
+    rows = dict((row['name'], row) for row in run[0]['registries'])
+    assert rows['harbor']['credentials']['url'] == 'https://%s@harbor.example.com' % MASK
+    assert rows['gitea']['credentials']['url'] == '%s@gitea.example.com' % MASK
+    assert run[1]['diff']['before']['credentials']['url'] == 'https://%s@harbor.example.com' % MASK
+    befores = dict((d['before_header'].split()[0], d['before']) for d in run[2]['diff'])
+    assert befores['gitea']['credentials']['url'] == '%s@gitea.example.com' % MASK
+    assert run[3]['failed'] and 'user:password@' in run[3]['msg'] and '"invocation"' in run.output
+    sandbox.insert_row(dict(sandbox.rows['harbor'], auth=dict(sandbox.rows['harbor']['auth'],
+                                                              url='https://robot:stored-url-secret-7@harbor.example.com')))
+    # The report of the main playbook, then the export (the row is left out, with why).
+    env = ansible.env({'SSM_URL': sandbox.url, 'SSM_API_KEY': API_KEY})
+    (tmp_path / 'pw.txt').write_text('url-vault-password-3\n')
+    for command in (['squirrel.ssm.configure_registries', '-vvvv'],
+                    ['squirrel.ssm.export_registries', '-e', 'ssm_export_path=out.yml', '--vault-password-file',
+                     'pw.txt', '-vvvv']):
+        proc = subprocess.run([os.path.join(BIN, 'ansible-playbook')] + command, env=env, capture_output=True,
+                              text=True, check=False, cwd=str(tmp_path))
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        assert_no_secret(proc.stdout + proc.stderr, secrets)
+    assert '# - harbor (provider custom):' in (tmp_path / 'out.yml').read_text()
+    assert_no_secret((tmp_path / 'out.yml').read_text(), secrets)

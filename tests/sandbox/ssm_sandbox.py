@@ -197,13 +197,13 @@ class Sandbox:
         self.legacy_rows, self.version, self.flavour = legacy_rows, version, flavour
         self.host, self.port, self.tls_cert, self.tls_key = host, port, tls_cert, tls_key
         self.rows, self.requests = _Rows(), _Requests()
-        self.url = None
+        self.url = self.server_url = None
         self.down = False  # the server exited at start-up: the proxy answers 502
         self._faults, self._sessions = [], set()
         self._log, self._registered = [], {}
         self._lock = threading.RLock()
         self._last_ts = datetime.min.replace(tzinfo=timezone.utc)
-        self._server = self._thread = None
+        self._server = self._thread = self._direct = None
         self.reset()
 
     @property
@@ -428,7 +428,8 @@ class Sandbox:
             for f in faults:
                 self._faults.append({"method": f.get("method"), "path_prefix": f.get("path_prefix", "/api"),
                                      "nth": int(f.get("nth", 1)), "times": int(f.get("times", 1)),
-                                     "action": f.get("action", "status"), "status": int(f.get("status", 503)),
+                                     "action": f.get("action", "status"),
+                                     "status": int(f.get("status", 200 if f.get("action") == "html" else 503)),
                                      "seconds": float(f.get("seconds", 1.5)),
                                      "apply_then_fail": bool(f.get("apply_then_fail", False)), "seen": 0})
 
@@ -703,9 +704,21 @@ class Sandbox:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="ssm-sandbox", daemon=True)
         self._thread.start()
+        # SSM's server behind the proxy, on its own port (3000 in SSM's compose file), as the launcher's server_url
+        self._direct = server_cls((self.host, 0), _Handler)
+        self._direct.sandbox, self._direct.direct = self, True
+        direct = self._direct.server_address[1]
+        self.server_url = f"http://[{host}]:{direct}" if ":" in host else f"http://{host}:{direct}"
+        threading.Thread(target=self._direct.serve_forever, kwargs={"poll_interval": 0.1}, name="ssm-sandbox-server",
+                         daemon=True).start()
         return self
 
     def stop(self):
+        if self._direct is not None:
+            self._direct.shutdown()
+            self._direct.server_close()
+            self._direct.close_all()
+            self._direct = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -866,6 +879,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self):
         sb = self.server.sandbox
         method, path = self.command, urlsplit(self.path).path
+        if getattr(self.server, "direct", False):
+            # SSM's server on its own port: the path reaches it as sent, /api included (the proxy removes it)
+            path = "/api" + path
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if path == "/_sandbox" or path.startswith("/_sandbox/"):
             return self._control(sb, method, path, raw)
@@ -883,8 +899,8 @@ class _Handler(BaseHTTPRequestHandler):
             answer = sb.handle_api(method, path, self.headers, raw)
         if action == "drop":
             answer, self.close_connection = None, True
-        elif action == "html":
-            answer = (200, "text/html; charset=utf-8", WEB_CLIENT_HTML, {})
+        elif action == "html":  # the web client's page, or with a status a proxy's own page (its login, 401)
+            answer = (fault["status"], "text/html; charset=utf-8", WEB_CLIENT_HTML, {})
         elif action == "status":
             answer = sb.fault_answer(fault["status"], path)
         with sb._lock:
