@@ -1,0 +1,79 @@
+"""A proxy of the tests in front of any SSM (sandbox or real): it forwards every request, and can hold one -- the one
+after the n-th, or the first that matches -- until the test lets it go on or drops it. That is how a test kills a run
+right after any of its requests, or changes SSM between a run's read and its write, the same way on every server."""
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+
+class Holding:
+    def __init__(self, upstream):
+        self.upstream = upstream.rstrip('/')
+        self.url = None
+        self._lock = threading.Lock()
+        self._server = None
+        self.arm()
+
+    def arm(self, after=None, match=None):
+        """Hold request number after + 1 (counted from now), or the first request for which match(method, path)."""
+        with self._lock:
+            self.count, self._after, self._match = 0, after, match
+            self.held, self._go = threading.Event(), threading.Event()
+            self._forward = False
+
+    def release(self, forward):
+        """Let the held request go on to SSM (forward) or drop it, never sent."""
+        self._forward = forward
+        self._go.set()
+
+    def _hold(self, method, path):
+        with self._lock:
+            self.count += 1
+            if self.held.is_set():
+                return False
+            hit = (self._after is not None and self.count == self._after + 1) or (
+                self._match is not None and self._match(method, path))
+            if hit:
+                self.held.set()
+            return hit
+
+    def start(self):
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                if proxy._hold(self.command, self.path):
+                    proxy._go.wait(300)
+                    if not proxy._forward:
+                        self.close_connection = True
+                        return
+                headers = dict((k, v) for k, v in self.headers.items() if k.lower() not in ('host', 'content-length'))
+                answer = requests.request(self.command, proxy.upstream + self.path, data=body or None, headers=headers,
+                                          timeout=120, allow_redirects=False)
+                self.send_response(answer.status_code)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ('content-length', 'transfer-encoding', 'connection', 'content-encoding'):
+                        self.send_header(key, value)
+                self.send_header('Content-Length', str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        self._server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = 'http://127.0.0.1:%d' % self._server.server_address[1]
+        return self
+
+    def stop(self):
+        self.release(False)
+        self._server.shutdown()
+        self._server.server_close()
