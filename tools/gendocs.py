@@ -126,6 +126,8 @@ FIX_EXAMPLES = {
     'not_registered': ({'ghcr': dict(provider='ghcr', authSet=True, auth={'username': 'octocat', 'token': 's'})},
                        '0.1', None),
     'unreachable_name': ({'team/mirror': dict(provider='custom', authSet=False)}, '0.5', None),
+    'reload_registry': ({'squirrel-ssm-reload-1796284800-0a7c9c-4242-beef': dict(provider='custom', authSet=True, auth={
+        'url': 'https://reload.squirrel-ssm.invalid', 'login': 'squirrel-ssm', 'password': 'x'})}, '0.5', None),
     'credentials_rejected': ({'harbor': dict(provider='custom', authSet=True, auth=_HARBOR)}, '0.5', 'rejected'),
     'registry_unreachable': ({'harbor': dict(provider='custom', authSet=True, auth=_HARBOR)}, '0.5', 'unreachable'),
     'anonymous_only': ({'harbor': dict(provider='custom', authSet=True, auth=_HARBOR)}, '0.5', 'anonymous_only'),

@@ -254,8 +254,8 @@ def diagnose(rows, version):
                                                     'deletes to make SSM load its registries, left behind by a run '
                                                     'that was interrupted (or in use by a run at this moment): SSM '
                                                     'registered it as a custom registry that does not exist' % name,
-                                 'the next run of squirrel.ssm.ssm_registry removes it; or ' +
-                                 task('custom', name, state='absent')))
+                                 _state('custom', name, 'absent', 'or let the next run of squirrel.ssm.ssm_registry '
+                                                                  'remove it')))
             continue
         if '/' in str(name):
             found.append(problem('unreachable_name', 'the name %s contains "/": SSM\'s web proxy decodes %%2F and SSM '

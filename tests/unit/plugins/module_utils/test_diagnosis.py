@@ -70,6 +70,8 @@ def test_fresh_and_healthy_sets_report_nothing(version):
     (row('quay', auth=dict(GOOD['quay'], token=SECRET), auth_set=False), 'leftover_secret'),
     (row('hub', auth={'login': 'me', 'password': SECRET}), 'credentials_unused'),
     (row('team/mirror', 'custom', {'url': 'http://mirror.example.com'}), 'unreachable_name'),
+    (row('squirrel-ssm-reload-1796284800-0a7c9c-4242-beef', 'custom', {'url': 'https://reload.squirrel-ssm.invalid'}),
+     'reload_registry'),
 ])
 def test_each_code(stored, code):
     found = diagnose({stored['name']: stored}, V05)[stored['name']]
