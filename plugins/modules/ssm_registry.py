@@ -123,8 +123,11 @@ options:
     description:
       - SSM loads its registries (what its update checks use) only at start and after a registry is created or
         deleted, not after credentials are set or reset. After a run that set or reset credentials, make SSM
-        load them by creating and deleting a short-lived custom registry named C(squirrel-ssm-reload-<random>).
-        It is deleted even when something fails in between.
+        load them by creating and deleting a short-lived custom registry named C(squirrel-ssm-reload-<until>-<host>-<pid>-<random>).
+        It is deleted even when something fails in between; a DELETE that fails is retried.
+      - Whatever this option, every run removes the rows of that name that interrupted runs left behind (their time
+        is over, or their process on this host is gone), reports it as a change and warns; a row a concurrent run
+        may still use is kept.
       - V(false) leaves SSM using the registries it loaded before, until its next restart or the next time
         a registry is created or deleted.
     type: bool
@@ -133,14 +136,17 @@ options:
     description:
       - With O(registries), make SSM match the list exactly. Custom registries that are not in the list are
         deleted, built-in registries that are not in the list and have credentials are reset.
-      - Rows of providers SSM no longer knows (such as C(hotio)) are never touched, since SSM's API cannot delete them.
-        The module warns, naming them, and says how to remove them.
+      - Rows of providers SSM no longer knows (such as C(hotio)) are never touched, since SSM's API cannot delete them,
+        nor rows whose name holds C(/), which no request reaches through SSM's web proxy. The module warns, naming
+        them, and says how to remove them.
+      - The short-lived C(squirrel-ssm-reload-*) rows are not purged; every run removes those that interrupted runs
+        left behind (see O(reload_registries)).
     type: bool
     default: false
   purge_all:
     description:
-      - With O(purge), confirm a list that keeps no registry (empty, or only V(reset) and V(absent) items): every
-        custom registry is then deleted and every built-in one reset. Without it such a task fails before any
+      - With O(purge), confirm a list that keeps no registry (empty, or only V(reset) and V(absent) items), so that
+        every custom registry is deleted and every built-in one reset. Without it such a task fails before any
         request, since an empty list is more often a variable that came out empty than a wish.
     type: bool
     default: false
