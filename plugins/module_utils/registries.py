@@ -227,9 +227,8 @@ def plan_purge(wanted_names, rows):
 def plan_leftovers(rows):
     """The deletes of the short-lived reload rows that interrupted runs left behind; a row a concurrent run may
     still be using is kept (ssm_versions.abandoned)."""
-    return [Change(name, 'custom', 'deleted', 'DELETE', before=dict(name=name, provider='custom',
-                                                                   credentials=mask('custom', row.get('auth'))),
-                   after={}, row=row)
+    return [Change(name, 'custom', 'deleted', 'DELETE', after={}, row=row,
+                   before=dict(name=name, provider='custom', credentials=mask('custom', row.get('auth'))))
             for name, row in sorted(rows.items()) if is_reload_row(name) and abandoned(name)]
 
 

@@ -65,7 +65,7 @@ options:
     description:
       - Overwrite O(path) (and O(secrets_path)) when they exist. Without it, an existing file fails the task before
         anything is read from SSM.
-      - A symbolic link is followed: the file it points to is written (whole, mode C(0600)) and the link stays.
+      - A symbolic link is followed. The file it points to is written (whole, mode C(0600)) and the link stays.
     type: bool
     default: false
   secrets:
