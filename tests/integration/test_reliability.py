@@ -216,7 +216,7 @@ def test_a_reload_row_left_behind_is_named_then_removed_by_the_next_run(ansible,
     nxt = ansible.play(GHCR)
     assert nxt[0]['changed'] and nxt[0]['action'] == 'unchanged' and reload_rows(sandbox) == []
     assert [w for w in nxt[0]['warnings'] if left[0] in w and 'interrupted' in w]
-    assert [(m, s) for m, s in methods(sandbox)][-1] == ('DELETE', 200)
+    assert methods(sandbox)[-1] == ('DELETE', 200)
     sandbox.clear_requests()
     again = ansible.play(GHCR)
     assert not again[0]['changed'] and sandbox.writes() == []
