@@ -399,7 +399,7 @@ def staging_report(results, skipped, started, url=None):
             restored = json.load(handle)
     collection, core = _versions()
     runs = sorted((scenario, outcome) for (scenario, target), outcome in results.items() if target == 'running')
-    counts = dict((o, sum(1 for _, out in runs if out == o)) for o in ('passed', 'failed', 'skipped'))
+    counts = dict((o, sum(1 for run in runs if run[1] == o)) for o in ('passed', 'failed', 'skipped'))
     lines = ['squirrel.ssm %s staging check of %s (%s)' % (
         collection, url, datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))]
     if restored:

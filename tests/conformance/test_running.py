@@ -84,7 +84,7 @@ def test_rows_are_put_back_and_the_report_names_every_difference(staging):
     assert status['Harbor Prod'] == ('limited', ['recreated']) and status['mirror'] == ('limited', ['recreated'])
     assert status['ecr'][0] == 'limited' and status['ecr'][1][0] == 'auth_key_added'  # had no key: `{}` stays
     assert status['hotio'] == ('exact', []) and status['gcr'] == ('exact', [])
-    assert not [name for name, (s, _) in status.items() if s == 'lost'], status
+    assert not [name for name, state in status.items() if state[0] == 'lost'], status
     assert not os.path.exists(ssm.backup), 'the saved secrets stay on disk after every row is back'
     text = running.staging_report({('a scenario', 'running'): 'passed', ('another', 'running'): 'skipped'},
                                   {('another', 'running'): 'needs the database'}, 0, url=staging.url)
