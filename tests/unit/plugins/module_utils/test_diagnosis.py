@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import (
     CODES, SEVERITIES, VERIFY_CODES, count, diagnose, verification_problems)
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import VERSIONS
 from ansible_collections.squirrel.ssm.tests.cases import GOOD, PEM
 from ansible_collections.squirrel.ssm.tests.webui import rows_after
@@ -239,3 +240,37 @@ def test_rows_written_by_the_web_ui_are_problems_only_where_ssm_does_not_use_the
     task = refused['fix'].split('  #')[0]
     assert 'newName' not in task and '<auth>' in task and 'login' not in task and 'http://mirror.example.com:5000' in task
     assert 'ui-' not in json.dumps(found)
+
+
+def sample_rows(count=40, seed=17):
+    """Rows as any client may have stored them: for each provider, fields from its own, a form field of SSM's web UI
+    (newName) and a stray one, each absent, good, empty, padded or a number; credentials in use or not."""
+    import random
+    chooser = random.Random(seed)
+    for provider in sorted(GOOD):
+        names = list(PROVIDERS[provider].fields) + ['newName', 'note']
+        for index in range(count):
+            auth = {}
+            for name in names:
+                good = GOOD[provider].get(name, 'x')
+                value = chooser.choice([None, None, good, good, '', ' %s ' % good, 1234])
+                if value is not None:
+                    auth[name] = value
+            name = provider if PROVIDERS[provider].builtin else chooser.choice(['harbor', 'my mirror: eu'])
+            yield row(name, provider, auth, auth_set=chooser.random() < 0.8)
+
+
+@pytest.mark.parametrize('version', [V05, V01])
+def test_every_printed_fix_is_a_task_the_module_accepts_or_no_task(version):
+    """Whatever a row holds, each fix the diagnosis prints either is one task that passes the module's validation
+    once its placeholders are filled, or holds no task at all."""
+    from ansible_collections.squirrel.ssm.plugins.module_utils.registries import resolve
+    checked = 0
+    for stored in sample_rows():
+        for one in diagnose({stored['name']: stored}, version)[stored['name']]:
+            if 'squirrel.ssm.ssm_registry:' in one['fix'] and one['fix'].startswith('squirrel.ssm.'):
+                resolve(as_task(one['fix']))
+                checked += 1
+            else:
+                assert 'squirrel.ssm.ssm_registry: {' not in one['fix'], one
+    assert checked > 200
