@@ -134,6 +134,8 @@ def cases(target, verify):
     if target.version == '0.1':
         # The last custom row stored is the one v0.1 uses: the ignored one is stored first.
         rounds[0].append(Case(['custom_ignored'], 'custom', good('custom'), 'fix-ignored'))
+        # A custom row as SSM's web UI stores it (its form's newName in auth), which v0.1 refuses to register.
+        rounds[0].append(Case(['not_registered'], 'custom', dict(good('custom'), newName='fix-ui'), 'fix-ui'))
     rounds[0] += first + custom
     if target.has('database'):  # rows no client can write
         rounds[0].append(Case(['legacy_provider', 'leftover_secret'], 'hotio', {'token': STORED_SECRET['token']},
