@@ -7,6 +7,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 
 
+def relay(handler, upstream, body, timeout, verify=True, seen=None):
+    """Send the request `handler` received on to `upstream` and its answer back, calling seen(answer) first (so that
+    a recorder has the request before its client has the answer). The one forwarding path of the tests' proxies
+    (this one, and the running SSM's recorder in running.py)."""
+    headers = dict((k, v) for k, v in handler.headers.items() if k.lower() not in ('host', 'content-length'))
+    answer = requests.request(handler.command, upstream + handler.path, data=body or None, headers=headers,
+                              timeout=timeout, allow_redirects=False, verify=verify)
+    if seen is not None:
+        seen(answer)
+    handler.send_response(answer.status_code)
+    for key, value in answer.headers.items():
+        if key.lower() not in ('content-length', 'transfer-encoding', 'connection', 'content-encoding'):
+            handler.send_header(key, value)
+    handler.send_header('Content-Length', str(len(answer.content)))
+    handler.end_headers()
+    handler.wfile.write(answer.content)
+
+
 class Holding:
     def __init__(self, upstream):
         self.upstream = upstream.rstrip('/')
@@ -54,16 +72,7 @@ class Holding:
                     if not proxy._forward:
                         self.close_connection = True
                         return
-                headers = dict((k, v) for k, v in self.headers.items() if k.lower() not in ('host', 'content-length'))
-                answer = requests.request(self.command, proxy.upstream + self.path, data=body or None, headers=headers,
-                                          timeout=120, allow_redirects=False)
-                self.send_response(answer.status_code)
-                for key, value in answer.headers.items():
-                    if key.lower() not in ('content-length', 'transfer-encoding', 'connection', 'content-encoding'):
-                        self.send_header(key, value)
-                self.send_header('Content-Length', str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
+                relay(self, proxy.upstream, body, timeout=120)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 

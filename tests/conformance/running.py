@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tests.conformance.holding import relay
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Keys SSM sets itself: a rewritten row gets a new updatedAt, a recreated custom row a new _id and createdAt.
 SERVER_KEYS = ('_id', 'createdAt', 'updatedAt', '__v')
@@ -137,19 +139,13 @@ class RunningSSM:
 
             def _forward(self):
                 body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
-                headers = dict((k, v) for k, v in self.headers.items() if k.lower() not in ('host', 'content-length'))
-                answer = requests.request(self.command, proxy.upstream + self.path, data=body or None,
-                                          headers=headers, timeout=60, allow_redirects=False, verify=False)
-                with proxy._lock:
-                    proxy._requests.append({'method': self.command, 'path': self.path.split('?')[0],
-                                            'status': answer.status_code})
-                self.send_response(answer.status_code)
-                for key, value in answer.headers.items():
-                    if key.lower() not in ('content-length', 'transfer-encoding', 'connection', 'content-encoding'):
-                        self.send_header(key, value)
-                self.send_header('Content-Length', str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
+
+                def seen(answer):
+                    with proxy._lock:
+                        proxy._requests.append({'method': self.command, 'path': self.path.split('?')[0],
+                                                'status': answer.status_code})
+
+                relay(self, proxy.upstream, body, timeout=60, verify=False, seen=seen)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 
