@@ -24,10 +24,8 @@ go to build/bench/results.json; BENCH_REPORT=build/bench/results.json renders th
 `make bench` then runs the fleet benchmark, benchmarks/fleet.py (its own settings are there). BENCH_ONLY=single
 runs this one alone, BENCH_ONLY=fleet the fleet alone.
 """
-import datetime
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -36,14 +34,13 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (BIN, DOC, PLAYBOOKS, ROOT, Failure, builtin_count, collections_path, env, machine, note_load,
+                      registries, snapshot, write_doc, wrong_state)
+
 sys.path.insert(0, ROOT)
 
 from tests.sandbox.ssm_sandbox import Sandbox  # noqa: E402
 
-BIN = os.path.dirname(sys.executable)
-PLAYBOOKS = os.path.join(ROOT, 'benchmarks', 'playbooks')
-DOC = os.path.join(ROOT, 'docs', 'performance.md')
 START, END = '<!-- bench:start -->', '<!-- bench:end -->'
 API_KEY = 'bench-api-key-3c9d'
 PATH = '/api/container-registries'
@@ -59,20 +56,6 @@ CELL_BUDGET = float(os.environ.get('BENCH_CELL_BUDGET', '20'))
 # all: the first run of (c0) at N = 100 (100 POSTs + 90 PUTs, each a uri run: over 3 minutes for one run).
 MAX_TASK_RUNS = int(os.environ.get('BENCH_MAX_TASK_RUNS', '150'))
 
-PEM = '-----BEGIN ' + 'PRIVATE KEY-----\nMIIBVgIBADANBgkqhkiG9w0BAQEFAASCAUAwggE8\n-----END ' + 'PRIVATE KEY-----\n'
-# The ten built-in providers with credentials SSM should store (placeholders); the order they are used in.
-BUILTINS = [
-    ('ghcr', {'username': 'octocat', 'token': 'bench-ghcr-token'}),
-    ('gitlab', {'url': 'https://registry.gitlab.com', 'authurl': 'https://gitlab.com', 'token': 'bench-gl-token'}),
-    ('quay', {'namespace': 'myorg', 'account': 'ssm', 'token': 'bench-quay-token'}),
-    ('ecr', {'accesskeyid': 'AKIAIOSFODNN7EXAMPLE', 'secretaccesskey': 'bench-aws-secret', 'region': 'eu-west-1'}),
-    ('hub', {'login': 'johndoe', 'password': 'bench-hub-token'}),
-    ('acr', {'clientid': '5f1c9e1e-0000-4000-8000-000000000001', 'clientsecret': 'bench-acr-secret'}),
-    ('gcr', {'clientemail': 'ssm@project.iam.gserviceaccount.com', 'privatekey': PEM}),
-    ('lscr', {'username': 'octocat', 'token': 'bench-lscr-token'}),
-    ('gitea', {'url': 'https://gitea.example.com', 'login': 'deploy', 'password': 'bench-gitea-password'}),
-    ('forgejo', {'url': 'https://forgejo.example.com', 'login': 'deploy', 'password': 'bench-forgejo-password'}),
-]
 
 
 class Variant:
@@ -133,75 +116,22 @@ VARIANTS = [
 BY_KEY = dict((v.key, v) for v in VARIANTS)
 
 
-def builtin_count(n):
-    return min(len(BUILTINS), (n + 1) // 2)
-
-
-def registries(n):
-    """N registries: built-ins first (at most the ten, about half of a small set), the rest custom."""
-    builtins = builtin_count(n)
-    items = [dict(provider=p, name=p, credentials=dict(c)) for p, c in BUILTINS[:builtins]]
-    for i in range(n - builtins):
-        name = 'bench-%03d' % (i + 1)
-        items.append(dict(provider='custom', name=name, credentials={
-            'url': 'https://%s.registry.example.com' % name, 'login': 'robot-%03d' % (i + 1),
-            'password': 'bench-secret-%03d' % (i + 1)}))
-    return items
-
-
-SNAPSHOT = []  # the private copy of the installed collection, once taken
-
-
-def installed_collections():
-    return os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep)[0] or \
-        os.path.join(ROOT, 'build', 'collections')
-
-
-def snapshot(tmp):
-    """Copy the collection `make build` installed, so a rebuild by someone else mid-benchmark cannot pull it away."""
-    source = os.path.join(installed_collections(), 'ansible_collections', 'squirrel', 'ssm')
-    if not os.path.isdir(source):
-        raise Failure('no installed collection at %s: run `make bench` (it builds and installs it first)' % source)
-    target = os.path.join(tmp, 'collections')
-    shutil.copytree(source, os.path.join(target, 'ansible_collections', 'squirrel', 'ssm'))
-    SNAPSHOT[:] = [target]
-
-
-def collections_path():
-    return SNAPSHOT[0] if SNAPSHOT else installed_collections()
-
-
 def role_list_variable():
-    """The role's list variable, as the installed role's meta/argument_specs.yml names it (its one list option)."""
+    """The role's list variable, as the installed role's meta/argument_specs.yml names it: its first list option (the
+    list of every server; the per-server list, ssm_registries_host, comes after it)."""
     import yaml
     spec = os.path.join(collections_path(), 'ansible_collections', 'squirrel', 'ssm', 'roles', 'registries', 'meta',
                         'argument_specs.yml')
     with open(spec, encoding='utf-8') as fh:
         options = yaml.safe_load(fh)['argument_specs']['main']['options']
     names = [name for name, option in options.items() if option.get('type') == 'list']
-    if len(names) != 1:
+    if not names:
         raise Failure('cannot tell the list variable of the registries role from %s' % spec)
     return names[0]
 
 
-def env():
-    result = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR='1',
-                  ANSIBLE_LOCALHOST_WARNING='0', ANSIBLE_INVENTORY_UNPARSED_WARNING='0',
-                  PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
-    for key in list(result):
-        if key.startswith('SSM_'):
-            del result[key]
-    return result
-
-
-RECAP = re.compile(r'localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
-
-
-class Failure(Exception):
-    pass
-
-
 LOADS = []  # the 1-minute load average after each run: how busy the machine was meanwhile
+RECAP = re.compile(r'localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
 
 
 def run(variant, vars_file, sandbox, phase):
@@ -218,20 +148,14 @@ def run(variant, vars_file, sandbox, phase):
             (not recap and variant.key != 'empty'):  # an empty play has no host in its recap
         raise Failure('%s (%s run) failed, rc=%s:\n%s' % (variant.label, phase, proc.returncode, output[-4000:]))
     served = list(sandbox.requests)
-    if hasattr(os, 'getloadavg'):
-        LOADS.append(os.getloadavg()[0])
+    note_load(LOADS)
     gets = sum(1 for r in served if r['method'] == 'GET')
     return seconds, served, gets, int(recap.group(2)) if recap else 0
 
 
 def check_state(sandbox, items, label):
     """Every variant must leave SSM in the same state: the wanted credentials, nothing else."""
-    rows = sandbox.rows
-    wrong = [i['name'] for i in items
-             if i['name'] not in rows or rows[i['name']].get('auth') != i['credentials'] or
-             not rows[i['name']].get('authSet')]
-    expected = set(p for p, dummy in BUILTINS) | set(i['name'] for i in items)
-    extra = sorted(set(rows) - expected)
+    wrong, extra = wrong_state(sandbox.rows, items)
     if wrong or extra:
         raise Failure('%s left SSM in a wrong state: wrong %s, unexpected %s' % (label, wrong, extra))
 
@@ -383,27 +307,6 @@ def requests_ok(samples, variant, n, phase):
                                  for s in samples)
 
 
-def machine():
-    try:
-        from ansible.release import __version__ as ansible_version
-    except ImportError:
-        ansible_version = 'unknown'
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as fh:
-            for line in fh:
-                if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-    return dict(date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-                load=[min(LOADS), statistics.median(LOADS), max(LOADS)] if LOADS else None, nproc=nproc, cpu=cpu,
-                python=platform.python_version(), ansible=ansible_version,
-                os='%s %s' % (platform.system(), platform.release()))
-
-
 def verdicts(samples):
     """The targets of the issue, each (met: True/False/None, text)."""
     out = []
@@ -549,20 +452,6 @@ def report(samples, elapsed, rtt, info):
     return '\n'.join(lines)
 
 
-def write_doc(table, start=START, end=END):
-    if os.path.exists(DOC):
-        with open(DOC, encoding='utf-8') as fh:
-            text = fh.read()
-    else:
-        text = '# Performance\n\n%s\n%s\n' % (start, end)
-    if start not in text or end not in text:
-        text = text.rstrip('\n') + '\n\n%s\n%s\n' % (start, end)
-    head, rest = text.split(start, 1)
-    tail = rest.split(end, 1)[1]
-    with open(DOC, 'w', encoding='utf-8') as fh:
-        fh.write('%s%s\n%s\n%s%s' % (head, start, table, end, tail))
-
-
 RAW = os.path.join(ROOT, 'build', 'bench', 'results.json')
 
 
@@ -618,12 +507,12 @@ def main_single():
         except Failure as e:
             print('\nbenchmark aborted: %s' % e, file=sys.stderr)
             return 1
-        info = machine()
+        info = machine(LOADS)
         save(samples, elapsed, rtt, info)
     table = report(samples, elapsed, rtt, info)
     print('\n' + table)
     if os.environ.get('BENCH_NO_DOC') != '1':
-        write_doc(table)
+        write_doc(table, START, END)
         print('\nwritten into %s' % os.path.relpath(DOC, ROOT))
     return 0
 

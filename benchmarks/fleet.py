@@ -34,10 +34,8 @@ import time
 import requests
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
-
-import bench  # noqa: E402  (the single-server benchmark: registries, collection snapshot, machine, doc writer)
+import benchlib
+from benchlib import ROOT, Failure
 
 START, END = '<!-- bench-fleet:start -->', '<!-- bench-fleet:end -->'
 REGISTRIES = 20
@@ -61,10 +59,6 @@ PROBES = [
     ('pipe', 'the role, pipelining on', 'fleet.yml', {'ANSIBLE_PIPELINING': 'true'}),
 ]
 PROBE_REQUESTS = {'empty': 0, 'ping': 0}  # the others: 1 GET per server
-
-
-class Failure(Exception):
-    pass
 
 
 # ----- the servers ------------------------------------------------------------------------------------------
@@ -138,16 +132,15 @@ def children_cpu():
 
 def run_playbook(playbook, inventory, forks, servers, extra_env=None):
     """One timed ansible-playbook run: (wall seconds, CPU seconds, {host: changed})."""
-    command = [os.path.join(bench.BIN, 'ansible-playbook'), '-i', inventory, '-f', str(forks),
-               os.path.join(bench.PLAYBOOKS, playbook)]
-    environ = dict(bench.env(), **(extra_env or {}))
+    command = [os.path.join(benchlib.BIN, 'ansible-playbook'), '-i', inventory, '-f', str(forks),
+               os.path.join(benchlib.PLAYBOOKS, playbook)]
+    environ = dict(benchlib.env(), **(extra_env or {}))
     cpu = children_cpu()
     started = time.perf_counter()
     proc = subprocess.run(command, env=environ, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     cpu = children_cpu() - cpu
-    if hasattr(os, 'getloadavg'):
-        LOADS.append(os.getloadavg()[0])
+    benchlib.note_load(LOADS)
     output = proc.stdout + proc.stderr
     recap = dict((m.group(1), [int(g) for g in m.groups()[1:]]) for m in RECAP.finditer(proc.stdout))
     bad = [h for h, (ok, changed, unreachable, failed) in recap.items() if unreachable or failed]
@@ -171,7 +164,7 @@ def expected_requests(phase):
     make it reload)."""
     if phase == 'unchanged':
         return dict(GET=1)
-    builtins = bench.builtin_count(REGISTRIES)
+    builtins = benchlib.builtin_count(REGISTRIES)
     return dict(GET=2, POST=builtins, PUT=REGISTRIES - builtins + 1, DELETE=1)
 
 
@@ -184,13 +177,9 @@ def tally(requests_of_one):
 
 def check(fleet, servers, items, phase, changed, label):
     """Every server stores exactly the wanted rows and served exactly what the phase needs."""
-    expected_names = set(p for p, dummy in bench.BUILTINS) | set(i['name'] for i in items)
     per_server = served(fleet, servers)
     for s in servers:
-        rows = fleet.control(s, 'GET', 'rows')
-        wrong = [i['name'] for i in items if i['name'] not in rows or rows[i['name']].get('auth') != i['credentials']
-                 or not rows[i['name']].get('authSet')]
-        extra = sorted(set(rows) - expected_names)
+        wrong, extra = benchlib.wrong_state(fleet.control(s, 'GET', 'rows'), items)
         if wrong or extra:
             raise Failure('%s: %s stores a wrong state: wrong %s, unexpected %s' % (label, s['name'], wrong, extra))
         if changed.get(s['name']) != (1 if phase == 'first' else 0):
@@ -208,11 +197,11 @@ def bench_fleet():
     samples = {}  # (S, forks, phase) -> [dict(seconds, cpu, requests: {method: count} per server, all alike?)]
     probes = {}  # (S, key) -> [dict(seconds, cpu, requests)]
     tmp = tempfile.mkdtemp(prefix='squirrel-ssm-fleet-')
-    items = bench.registries(REGISTRIES)
+    items = benchlib.registries(REGISTRIES)
     started = time.perf_counter()
     fleet = Fleet()
     try:
-        bench.snapshot(tmp)
+        benchlib.snapshot(tmp)
         fleet.start(max(SERVERS), tmp)
         print('started %d SSM sandboxes in %.1f s' % (max(SERVERS), time.perf_counter() - started), flush=True)
         inventories = dict((s, write_inventory(os.path.join(tmp, 'inventory-%d' % s), fleet.servers[:s], items))
@@ -466,17 +455,16 @@ def main():
     else:
         try:
             samples, probes, elapsed = bench_fleet()
-        except (Failure, bench.Failure, requests.RequestException) as e:
+        except (Failure, requests.RequestException) as e:
             print('\nfleet benchmark aborted: %s' % e, file=sys.stderr)
             return 1
-        bench.LOADS[:] = LOADS
-        info = bench.machine()
+        info = benchlib.machine(LOADS)
         save(samples, probes, elapsed, info)
     table = report(samples, probes, elapsed, info)
     print('\n' + table)
     if os.environ.get('BENCH_NO_DOC') != '1':
-        bench.write_doc(table, START, END)
-        print('\nwritten into %s' % os.path.relpath(bench.DOC, ROOT))
+        benchlib.write_doc(table, START, END)
+        print('\nwritten into %s' % os.path.relpath(benchlib.DOC, ROOT))
     return 0
 
 

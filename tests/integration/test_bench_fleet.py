@@ -25,7 +25,7 @@ def two_servers_fixture(tmp_path, monkeypatch):
 
 
 def test_the_inventory_converges_every_server_then_costs_one_get_each(two_servers, tmp_path):
-    items = fleet.bench.registries(fleet.REGISTRIES)
+    items = fleet.benchlib.registries(fleet.REGISTRIES)
     inventory = fleet.write_inventory(str(tmp_path / 'inventory'), two_servers.servers, items)
     for phase in ('first', 'unchanged'):
         for server in two_servers.servers:
@@ -38,7 +38,7 @@ def test_the_inventory_converges_every_server_then_costs_one_get_each(two_server
 
 
 def test_a_wrong_row_on_one_server_aborts(two_servers, tmp_path):
-    items = fleet.bench.registries(fleet.REGISTRIES)
+    items = fleet.benchlib.registries(fleet.REGISTRIES)
     inventory = fleet.write_inventory(str(tmp_path / 'inventory'), two_servers.servers, items)
     dummy, dummy2, changed = fleet.run_playbook('fleet.yml', inventory, 2, two_servers.servers)
     second = two_servers.servers[1]
