@@ -2,7 +2,6 @@
 field tables of docs/providers/*.md and the fixes of docs/problems.md (as ssm_registry_info prints them).
 `--check` fails when they are stale (the unit tests run it)."""
 
-import copy
 import importlib.util
 import os
 import re
@@ -13,6 +12,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAGMENT = os.path.join(ROOT, 'plugins', 'doc_fragments', 'credentials.py')
 PAGES = os.path.join(ROOT, 'docs', 'providers')
+FIELDS_MARK, Q = 'CREDENTIAL_FIELDS', "'''"  # where the fragment's Python puts the fields
 FIELDS_START, FIELDS_END = '<!-- fields:start (tools/gendocs.py) -->', '<!-- fields:end -->'
 
 
@@ -24,9 +24,9 @@ def load_providers():
 
 
 def fragment_text(providers):
-    suboptions = {}
+    fields = {}
     for name, descriptions in providers.credentials_doc():
-        suboptions[name] = dict(description=descriptions, type='raw')
+        fields[name] = dict(description=descriptions, type='raw')
     credentials = dict(
         description=[
             'The fields SSM stores for the provider, named exactly as SSM and its guide name them.',
@@ -36,7 +36,7 @@ def fragment_text(providers):
         ] + ['%s: %s.' % (p.name, ', '.join('%s%s' % (f, ' (secret)' if p.fields[f].secret else '')
                                             for f in sorted(p.fields)))
              for p in providers.PROVIDERS.values()],
-        type='dict', suboptions=suboptions)
+        type='dict', suboptions=FIELDS_MARK)
     registries = dict(
         description=[
             'A whole set of registries, managed in one task with one read of SSM.',
@@ -50,7 +50,7 @@ def fragment_text(providers):
             state=dict(description=['V(present), V(reset) or V(absent), as O(state).'], type='str',
                        default='present', choices=['present', 'reset', 'absent']),
             credentials=dict(description=['The fields of the provider, as O(credentials).'], type='dict',
-                             suboptions=copy.deepcopy(suboptions)),
+                             suboptions=FIELDS_MARK),
             registry_url=dict(description=['As O(registry_url), for this item.'], type='str'),
             acr_login_server=dict(description=['As O(acr_login_server), for this item.'], type='str'),
             acr_tenant_id=dict(description=['As O(acr_tenant_id), for this item.'], type='str'),
@@ -61,19 +61,32 @@ def fragment_text(providers):
         ))
     body = yaml.safe_dump(dict(options=dict(credentials=credentials, registries=registries)),
                           sort_keys=False, width=110, default_flow_style=False)
-    return '''# -*- coding: utf-8 -*-
+    # The fields are written once; the fragment's Python indents them under each `suboptions:` that has them.
+    body = re.sub(r'^( *)suboptions: %s$' % FIELDS_MARK,
+                  lambda m: "%ssuboptions:%s + _fields(%d) + r%s" % (m.group(1), Q, len(m.group(1)) + 2, Q), body,
+                  flags=re.M)
+    fields = yaml.safe_dump(fields, sort_keys=False, width=110, default_flow_style=False).rstrip('\n')
+    return """# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, squirrel.ssm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Generated from plugins/module_utils/providers.py by tools/gendocs.py: edit the table, not this.
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+# Every provider's fields, written once: the option credentials and each item of registries have them.
+_FIELDS = r%(q)s
+%(fields)s%(q)s
+
+
+def _fields(columns):
+    return _FIELDS.replace('\\n', '\\n' + ' ' * columns)
+
 
 class ModuleDocFragment(object):
-    # Generated from plugins/module_utils/providers.py by tools/gendocs.py: edit the table, not this.
-    DOCUMENTATION = r\'\'\'
-%s\'\'\'
-''' % body
+    DOCUMENTATION = r%(q)s
+%(body)s%(q)s
+""" % dict(q=Q, fields=fields, body=body)
 
 
 def fields_table(provider):

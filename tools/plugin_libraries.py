@@ -3,8 +3,8 @@
     python3 tools/plugin_libraries.py      prints each library, where it is imported, and how it is declared
 
 Imports are read from the source (ast) of every file under plugins/: `import x` and `from x import y` at any depth,
-and the imports done on demand (`importlib.import_module('x')` or a helper named like it, `_import('x', 'pip-name')`),
-plus the pip names given to `missing_required_lib` and `MissingLibrary`. The standard library, ansible and
+and the imports done on demand (`importlib.import_module('x')`, or the collection's helper
+`import_library('x', 'pip-name')`), plus the pip names given to `missing_required_lib` and `MissingLibrary`. The standard library, ansible and
 ansible_collections are left out. Each module is mapped to the distribution that installs it in this Python
 (`make setup` installs every optional library), so this must run where they are installed.
 
@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EE_REQUIREMENTS = os.path.join(ROOT, 'meta', 'ee-requirements.txt')
 ALWAYS_THERE = {'ansible', 'ansible_collections', '__future__'}
 # Calls that import their first argument on demand; the second, when a string, is the pip name to install.
-IMPORTERS = {'import_module', '__import__', '_import'}
+IMPORTERS = {'import_module', '__import__', 'import_library'}
 # Calls whose first argument is the pip name of a library the module reports as missing.
 MISSING = {'missing_required_lib', 'MissingLibrary'}
 

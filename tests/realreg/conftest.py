@@ -4,6 +4,7 @@ module_utils under test."""
 import importlib
 import importlib.util
 import pathlib
+import sys
 
 import pytest
 
@@ -18,18 +19,32 @@ COLLECTION_NAME = "ansible_collections.squirrel.ssm.plugins.module_utils.registr
 
 
 def load_registry_login(fresh=False):
-    """The module under test.
+    """The module under test, the entry point of the registry_login* files.
 
     Inside an installed collection tree (ansible_collections/squirrel/ssm)
     it is imported by its collection name; in a plain checkout straight from
-    the file.  `fresh` loads a separate copy from the file (to re-run its
-    guarded imports without touching the shared module).
+    the file.  `fresh` imports a separate copy of it and of the files it
+    imports (to re-run their guarded imports), leaving the shared ones in place.
     """
-    if REPO.parts[-3:] == ("ansible_collections", "squirrel", "ssm") and not fresh:
+    if fresh:
+        package = importlib.import_module(COLLECTION_NAME.rpartition(".")[0])
+
+        def copies():
+            return [name for name in sys.modules if name.startswith(COLLECTION_NAME)]
+        shared = {name: sys.modules.pop(name) for name in copies()}
+        try:
+            return importlib.import_module(COLLECTION_NAME)
+        finally:
+            # An import also sets the module on its package: put the shared ones back in both places.
+            for name in copies():
+                del sys.modules[name]
+                vars(package).pop(name.rpartition(".")[2], None)
+            for name, module in shared.items():
+                sys.modules[name] = module
+                setattr(package, name.rpartition(".")[2], module)
+    if REPO.parts[-3:] == ("ansible_collections", "squirrel", "ssm"):
         return importlib.import_module(COLLECTION_NAME)
-    # A fresh copy never replaces the shared one, whatever the mode.
-    name = "squirrel_ssm_registry_login" + ("_fresh" if fresh else "")
-    spec = importlib.util.spec_from_file_location(name, SOURCE)
+    spec = importlib.util.spec_from_file_location("squirrel_ssm_registry_login", SOURCE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

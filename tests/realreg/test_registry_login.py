@@ -12,6 +12,8 @@ import sys
 import pytest
 import requests
 
+from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login_docker import parse_www_authenticate
+
 from .conftest import load_registry_login
 from .registries import USERS, free_port
 
@@ -27,15 +29,15 @@ ALICE = USERS["alice"]
 # WWW-Authenticate parsing
 # ---------------------------------------------------------------------------
 
-def test_parse_www_authenticate_quoted_commas(rl):
+def test_parse_www_authenticate_quoted_commas():
     header = ('Bearer realm="https://auth.example/token?a=1,2",service="reg,istry",'
               'scope="repository:a/b:pull,push", error="insufficient_scope"')
-    assert rl.parse_www_authenticate(header) == {"bearer": {
+    assert parse_www_authenticate(header) == {"bearer": {
         "realm": "https://auth.example/token?a=1,2", "service": "reg,istry",
         "scope": "repository:a/b:pull,push", "error": "insufficient_scope"}}
-    both = rl.parse_www_authenticate('Basic realm="a \\"b\\", c", Bearer realm=https://t/x ,service=s')
+    both = parse_www_authenticate('Basic realm="a \\"b\\", c", Bearer realm=https://t/x ,service=s')
     assert both == {"basic": {"realm": 'a "b", c'}, "bearer": {"realm": "https://t/x", "service": "s"}}
-    assert rl.parse_www_authenticate("") == {}
+    assert parse_www_authenticate("") == {}
 
 
 # ---------------------------------------------------------------------------
@@ -383,7 +385,6 @@ def test_missing_requests(monkeypatch):
     monkeypatch.setitem(sys.modules, "requests", None)
     monkeypatch.delitem(sys.modules, "requests.auth", raising=False)
     fresh = load_registry_login(fresh=True)
-    assert fresh.HAS_REQUESTS is False
     with pytest.raises(fresh.MissingLibrary) as err:
         fresh.check_credentials("ghcr", {"username": "u", "token": "t"})
     assert err.value.library == "requests"

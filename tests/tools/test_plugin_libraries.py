@@ -33,7 +33,7 @@ def test_undeclared_imports_of_every_kind_are_reported(tmp_path):
         'from ansible.module_utils.basic import missing_required_lib\n'
         'def f():\n'
         '    import jsonschema\n'
-        '    return _import("hypothesis.strategies", "hypothesis")\n'
+        '    return import_library("hypothesis.strategies", "hypothesis")\n'
         'MSG = missing_required_lib("not-a-real-library")\n')
     missing = undeclared(plugins=str(tmp_path / 'plugins'))
     assert sorted(missing) == ['hypothesis', 'jsonschema', 'not-a-real-library']

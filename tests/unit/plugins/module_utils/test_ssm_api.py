@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import (
     ConnectionInputError, check_connection, scrub)
-from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import _scrub, _secret_values
+from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import _secret_values
 from ansible.module_utils.six.moves.urllib.parse import quote, quote_plus
 
 SECRET = 'k3y/with+odd chars=\n'
@@ -37,7 +37,7 @@ def test_scrub_leaves_short_secrets_and_words_alone():
 def test_registry_checks_scrub_every_value_not_known_harmless():
     values = _secret_values({'login': 'johndoe', 'token': 'stored-under-an-old-name'}, 'hub')
     assert 'stored-under-an-old-name' in values and 'johndoe' not in values
-    assert 'stored-under-an-old-name' not in _scrub('rejected stored-under-an-old-name', values)
+    assert 'stored-under-an-old-name' not in scrub('rejected stored-under-an-old-name', values)
 
 
 GOOD = dict(ssm_url='http://ssm.example:8000', ssm_api_key='key', ssm_username=None, ssm_password=None,
