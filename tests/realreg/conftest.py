@@ -1,5 +1,5 @@
-"""Fixtures for the real-registry tests, and the one place that imports the
-module_utils under test."""
+"""Fixtures for the real-registry tests, and the one place that loads the
+entry point under test (registry_login)."""
 
 import importlib
 import importlib.util
