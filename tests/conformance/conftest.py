@@ -92,8 +92,6 @@ class Target:
     def requests(self):
         if self.kind == 'sandbox':
             return list(self.server.requests)
-        # nginx logs a request just after it has answered it: let the last line of a play land.
-        time.sleep(0.3)
         return self.server.requests()
 
     def writes_since(self, mark):

@@ -48,6 +48,8 @@ def _stop_all():
             pass
 
 
+# The proxy answers this path itself: requests() asks it to know that the log holds every answered request.
+SETTLED = '/__settled'
 NGINX_CONF = """daemon off;
 master_process off;
 worker_processes 1;
@@ -473,16 +475,29 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
     # ---------------------------------------------------------------- observation
     def requests(self):
         """What the proxy saw since start or clear_requests(): [{method, path (as requested), status}]."""
-        path = os.path.join(self.workdir, 'access.log')
-        with open(path, 'rb') as handle:
-            handle.seek(self._access_offset)
-            text = handle.read().decode('utf-8', 'replace')
         seen = []
-        for line in text.splitlines():
+        for line in self._settled_log().splitlines():
             parts = line.split('\t')
-            if len(parts) == 3:
+            if len(parts) == 3 and not parts[1].startswith(SETTLED):
                 seen.append({'method': parts[0], 'path': parts[1], 'status': int(parts[2])})
         return seen
+
+    def _settled_log(self):
+        """The access log once every request answered so far is in it. nginx (one process) logs a request as it
+        finishes answering it, so when a marker request sent now is logged, so is every request answered before."""
+        marker = '%s?%s' % (SETTLED, uuid.uuid4().hex)
+        try:
+            http.get(self.url + marker, timeout=10)
+        except http.RequestException:
+            marker = None  # the proxy is down: nothing more will land
+        deadline = time.monotonic() + 10
+        while True:
+            with open(os.path.join(self.workdir, 'access.log'), 'rb') as handle:
+                handle.seek(self._access_offset)
+                text = handle.read().decode('utf-8', 'replace')
+            if marker is None or marker in text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.005)
 
     def clear_requests(self):
         self._access_offset = os.path.getsize(os.path.join(self.workdir, 'access.log'))

@@ -62,7 +62,7 @@ def test_insert_row_restart_reset(real_ssm, source):  # pylint: disable=redefine
 
 
 def _pair_id(pair):
-    return '->'.join(source_id(source) for source in pair)
+    return '->'.join(source_id(source) for source in pair) if pair else 'none'
 
 
 @pytest.mark.parametrize('pair', upgrade_pairs() or [pytest.param(
