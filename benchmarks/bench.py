@@ -57,7 +57,6 @@ CELL_BUDGET = float(os.environ.get('BENCH_CELL_BUDGET', '20'))
 MAX_TASK_RUNS = int(os.environ.get('BENCH_MAX_TASK_RUNS', '150'))
 
 
-
 class Variant:
     """A way (first=True: timed on the first and the second run, at every N) or a reference (second run only,
     at the largest N only)."""
