@@ -194,13 +194,29 @@ def _refused(provider, name, reading, version):
     return problem('not_registered', message, _set_again(provider, name, reading.fields, comment))
 
 
+def _not_registered(provider, name, version, can_anonymous):
+    """A row of a provider this version fails to register with credentials, whatever they are. SSM registers an
+    anonymous registry of the provider only where the row says it can be anonymous (canAnonymous): there a reset
+    gives the update checks that one; elsewhere nothing on this version makes them use the provider."""
+    message = '%s fails to register %s with credentials ("name" is not allowed): its update checks use neither ' \
+              'these credentials nor %s' % (version.label, provider, 'the anonymous %s registry' % provider
+                                            if can_anonymous else 'any other %s registry' % provider)
+    if can_anonymous:
+        return problem('not_registered', message, _state(provider, name, 'reset', 'the anonymous registry is then used'))
+    return problem('not_registered', message + ' (SSM has no anonymous one)', _state(
+        provider, name, 'reset', 'or keep them for SSM v0.5, which registers them'))
+
+
 def _fields(provider, name, auth, version):
     """Missing, unknown, conflicting and ill-typed fields of a row SSM uses, read as this version reads them."""
     spec = PROVIDERS[provider]
     reading = read_stored(provider, auth, version)
     given = reading.fields
     fix = _set_again(provider, name, given)
-    found = [_refused(provider, name, reading, version)] if reading.refused else []
+    # A provider this version fails to register in any case has its own not_registered (diagnose): storing the
+    # fields again without the refused ones would not make SSM use the row.
+    refused = reading.refused and provider not in version.fails_to_register
+    found = [_refused(provider, name, reading, version)] if refused else []
     for error in _stored_validator(spec).validate(given).errors:
         code = _STRUCTURAL.get(type(error).__name__)
         if code is None:
@@ -285,10 +301,7 @@ def diagnose(rows, version):
                                                        'update checks always use an anonymous Docker Hub' % version.label,
                                  _state('hub', name, 'reset', 'or keep them for a later SSM')))
         if provider in version.fails_to_register:
-            found.append(problem('not_registered', '%s fails to register %s with credentials ("name" is not allowed): '
-                                                   'its update checks use neither these credentials nor the anonymous '
-                                                   'registry' % (version.label, provider),
-                                 _state(provider, name, 'reset', 'the anonymous registry is then used')))
+            found.append(_not_registered(provider, name, version, bool(row.get('canAnonymous'))))
         if provider == 'custom' and version.registers_last_custom_only and name in customs_in_use[:-1]:
             found.append(problem('custom_ignored', '%s registers only the last custom registry it stores (%s): the '
                                                    'update checks never use %s' % (

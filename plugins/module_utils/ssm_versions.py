@@ -74,7 +74,7 @@ def abandoned(name):
 
 class VersionFacts:
     def __init__(self, api, label, reloads_after=(), uses_hub_credentials=True, registers_last_custom_only=False,
-                 registers_ghcr=True, accepts_api_key=True, reload_by='create-delete', crash_measured_on=None,
+                 fails_to_register=(), accepts_api_key=True, reload_by='create-delete', crash_measured_on=None,
                  checks_fields_at_registration=False):
         self.api = api
         self.label = label
@@ -82,7 +82,9 @@ class VersionFacts:
         self.reload_by = reload_by
         self.uses_hub_credentials = uses_hub_credentials
         self.registers_last_custom_only = registers_last_custom_only
-        self.registers_ghcr = registers_ghcr
+        # Providers whose rows with credentials this version fails to register: their update checks then use
+        # neither the credentials nor an anonymous registry of the provider (tests/realssm/FACTS.md, d.).
+        self.fails_to_register = tuple(fails_to_register)
         self.accepts_api_key = accepts_api_key
         # The release on which a stored field of the wrong type was measured to stop registration and keep
         # SSM from starting (tests/realssm/FACTS.md, c.); None where it was not measured.
@@ -91,12 +93,6 @@ class VersionFacts:
         # not know (the UI's newName) or an empty string (a field typed in the UI and emptied) and the row is not
         # registered. v0.5 reads the fields it needs and ignores the others (tests/realssm/FACTS.md, d.).
         self.checks_fields_at_registration = checks_fields_at_registration
-
-    @property
-    def fails_to_register(self):
-        """Providers whose rows with credentials this version fails to register (their update checks then
-        use nothing at all)."""
-        return () if self.registers_ghcr else ('ghcr',)
 
     def needs_reload(self, methods):
         """Whether writes with these methods leave SSM using registries it loaded before them."""
@@ -111,7 +107,11 @@ VERSIONS = {
     '0.1': VersionFacts(
         '0.1', 'SSM v0.1 (measured on v0.1.30)',
         reloads_after=('POST', 'PATCH', 'PUT'), registers_last_custom_only=True,
-        registers_ghcr=False, accepts_api_key=False, checks_fields_at_registration=True,
+        accepts_api_key=False, checks_fields_at_registration=True,
+        # v0.1 passes the row's name with its credentials to the provider's schema, and these three schemas do not
+        # allow it: `Error when registering component gitlab/gitlab ("name" is not allowed)`, the same for ghcr and
+        # lscr (measured on v0.1.30).
+        fails_to_register=('ghcr', 'gitlab', 'lscr'),
         # A create would register the short-lived registry as the one custom registry v0.1 uses, and its
         # delete does not reload: reset an anonymous row again instead, which changes nothing and reloads.
         reload_by='reset-anonymous'),
@@ -183,9 +183,10 @@ def limits_of(version, wanted):
     if version.registers_last_custom_only and len(customs) > 1:
         warnings.append('%s registers only the last custom registry it stores: %s are all stored, but its update '
                         'checks use only one of them' % (version.label, ', '.join(customs)))
-    if not version.registers_ghcr and any(one.provider == 'ghcr' for one in present):
-        warnings.append('%s fails to register ghcr ("name" is not allowed): the ghcr credentials are stored, but '
-                        'its update checks do not use them' % version.label)
+    failing = sorted(set(one.provider for one in present if one.provider in version.fails_to_register))
+    if failing:
+        warnings.append('%s fails to register %s with credentials ("name" is not allowed): they are stored, but its '
+                        'update checks do not use them' % (version.label, ', '.join(failing)))
     if not version.uses_hub_credentials and any(one.provider == 'hub' for one in present):
         warnings.append('%s does not use stored Docker Hub credentials in its update checks (it always uses an '
                         'anonymous Docker Hub): they are stored all the same' % version.label)

@@ -33,7 +33,8 @@ def expected_problems(target, leftover, converged):
     if target.version == '0.5':
         codes['hub'] = ['credentials_unused']  # v0.5 never uses stored Docker Hub credentials
     else:
-        codes['ghcr'] = ['not_registered']  # v0.1 fails to register ghcr with credentials ("name" is not allowed)
+        # v0.1 fails to register ghcr and gitlab with credentials ("name" is not allowed); converging changes nothing
+        codes['ghcr'] = codes['gitlab'] = ['not_registered']
         codes['Harbor Prod'] = ['custom_ignored']  # v0.1 uses only the last custom registry (mirror)
         if not converged:
             codes['Harbor Prod'].append('not_registered')  # "newName" is not allowed

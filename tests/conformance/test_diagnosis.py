@@ -34,9 +34,9 @@ def record(target, problems):
 def seed(target):
     """Each kind of broken row, written as a client that does not validate would; the codes each must get."""
     api = target.api
-    api('POST', 'lscr', {'auth': {'username': 'octocat'}})                                  # token missing
+    api('POST', 'lscr', {'auth': {'username': 'octocat'}})                                  # token missing; v0.1
     api('POST', 'quay', {'auth': dict(QUAY, robot='ssm+robot')})                            # unknown field
-    api('POST', 'gitlab', {'auth': {'token': SEED_SECRET}})                                 # url, authurl missing
+    api('POST', 'gitlab', {'auth': {'token': SEED_SECRET}})                                 # url, authurl; v0.1
     api('POST', 'acr', {'auth': {'clientid': 'c', 'clientsecret': SEED_SECRET}})
     api('PATCH', 'acr')                                                                     # SSM's own reset
     api('POST', 'hub', {'auth': {'login': 'someone', 'password': SEED_SECRET}})             # unused on v0.5
@@ -60,9 +60,20 @@ def seed(target):
     if target.version == '0.5':
         expected['hub'] = ['credentials_unused']
     else:
+        # v0.1 fails to register ghcr, gitlab and lscr with credentials, whatever they are ("name" is not allowed)
         expected['ghcr'] = ['not_registered']
+        expected['gitlab'].append('not_registered')
+        expected['lscr'].append('not_registered')
         expected['harbor'] = ['custom_ignored']  # mirror, stored after it, is the one v0.1 uses
     return expected
+
+
+def fixes(target):
+    """The fix each seeded row's problems name: on v0.1 a gitlab or lscr row cannot be used with credentials, so the
+    fix of its not_registered (a reset, nothing SSM uses is lost) clears the field problems too."""
+    if target.version == '0.5':
+        return FIXES
+    return dict(FIXES, gitlab=one('gitlab', state='reset'), lscr=one('lscr', state='reset'))
 
 
 FIXES = {
@@ -93,9 +104,11 @@ def test_diagnosis_healthy_set_reports_none(scenario, target):
     assert scenario.play(converge(declared)).rc == 0
     result, problems = info(scenario)
     names = ('quay', 'harbor', 'gitlab', 'gitea')
-    assert not [name for name in names if problems[name]], problems
+    # Stored right, but v0.1 fails to register gitlab with credentials all the same ("name" is not allowed).
+    unusable = {'gitlab': ['not_registered']} if target.version == '0.1' else {}
+    assert dict((name, problems[name]) for name in names if problems[name]) == unusable, problems
     assert theirs(problems, names) == theirs(before, names)
-    assert result['problems_found'] == sum(len(codes) for codes in theirs(before, names).values())
+    assert result['problems_found'] == sum(len(codes) for codes in theirs(before, names).values()) + len(unusable)
 
 
 def test_diagnosis_reports_each_seeded_problem_and_the_fix_clears_it(scenario, target):
@@ -114,7 +127,9 @@ def test_diagnosis_reports_each_seeded_problem_and_the_fix_clears_it(scenario, t
     for name, codes in expected.items():
         if codes and name in FIXES:
             assert 'squirrel.ssm.ssm_registry: ' in rows[name]['problems'][0]['fix'], rows[name]['problems'][0]
-            run = scenario.play(FIXES[name], secrets=[SEED_SECRET])
+            if fixes(target)[name]['squirrel.ssm.ssm_registry'].get('state') == 'reset':
+                assert any('state: reset}' in p['fix'] for p in rows[name]['problems']), rows[name]['problems']
+            run = scenario.play(fixes(target)[name], secrets=[SEED_SECRET])
             assert run.rc == 0 and not run[0].get('failed'), run.output[-2000:]
     result, problems = info(scenario)
     left = dict((name, codes) for name, codes in problems.items() if codes)

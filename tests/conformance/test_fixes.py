@@ -6,8 +6,8 @@ writes nothing.
 
 All fixes of a round run in one playbook (and once more, to write nothing). SSM has one row per built-in
 provider, so the shapes of a built-in row that cannot be stored at once take a round each: fields broken in two
-ways, a reset that left values behind, and on v0.1 ghcr's own code (three rounds, four on v0.1); custom registries
-all go into the first.
+ways, a reset that left values behind, and on v0.1 the code of ghcr, gitlab and lscr rows with credentials (three
+rounds, four on v0.1); custom registries all go into the first.
 
 Codes without a task: their fix is an action outside the collection, checked to print no task:
 legacy_provider (delete the row from SSM's database), unreachable_name (delete the row in SSM's UI), and the
@@ -150,8 +150,8 @@ def cases(target, verify):
     rounds[2] += second
     if target.version == '0.5':
         rounds[2].append(Case(['credentials_unused'], 'hub', good('hub')))
-    else:  # every ghcr row with credentials has it on v0.1: a round of its own
-        rounds[3].append(Case(['not_registered'], 'ghcr', good('ghcr')))
+    else:  # every ghcr, gitlab and lscr row with credentials has it on v0.1: a round of its own
+        rounds[3] += [Case(['not_registered'], provider, good(provider)) for provider in ('ghcr', 'gitlab', 'lscr')]
     if verify:
         rejected = dict(url=verify['basic'], login='fixer', password=SEEDED_WRONG)
         rounds[0].append(Case(['credentials_rejected'], 'custom', rejected, 'fix-rejected', how='verify'))

@@ -121,6 +121,7 @@ BUILT_IN = ['acr', 'ecr', 'forgejo', 'gcr', 'ghcr', 'gitea', 'gitlab', 'hub', 'l
 # and v0.5 ignores (docs/compatibility.md on UI-written rows).
 V01_PROBLEMS = {'Harbor Prod': ['custom_ignored', 'not_registered'], 'mirror': ['not_registered'],
                 'harbor': ['custom_ignored'], 'lab': ['custom_ignored'], 'ghcr': ['not_registered'],
+                'gitlab': ['not_registered'], 'lscr': ['not_registered'],
                 'acr': ['leftover_secret'], 'quay': ['leftover_secret']}
 V05_PROBLEMS = {'hub': ['credentials_unused'],
                 'acr': ['leftover_secret'], 'quay': ['leftover_secret']}
@@ -157,6 +158,9 @@ def test_upgraded_from_v0_1_30(upgrade_pair, tmp_path, collections):
     # v0.1 uses Docker Hub's credentials, the default anonymous registries, and no custom registry at all: the
     # last one stored (the UI's `mirror`) fails on its form's `newName`; ghcr, gitlab and lscr fail on `name`.
     assert in_use(old) == ['ecr', 'gcr', 'hub', 'quay']
+    log = re.sub(r'\x1b\[[0-9;]*m', '', old.server.log())
+    for provider in ('ghcr', 'gitlab', 'lscr'):
+        assert 'Error when registering component %s/%s ("name" is not allowed)' % (provider, provider) in log
     result, problems = info(before)
     assert problems_of(problems) == V01_PROBLEMS
     exported_before = export(before, tmp_path / 'v0.1' / 'before-upgrade.yml')

@@ -238,14 +238,15 @@ def test_check_registries_reports_per_server(fleet, tmp_path):
     reports = tmp_path / 'reports'
     rc, output = fleet.run('squirrel.ssm.check_registries', '-e', 'check_registries_report_dir=%s' % reports)
     counts = recap(output)
-    # SSM v0.1 never registers ghcr: the health check finds it on that server only (docs/problems.md).
+    # SSM v0.1 never registers ghcr or gitlab with credentials: the health check finds them on that server only
+    # (docs/problems.md).
     failing = FAILING | {'ssm-v01'}
     assert rc != 0 and sorted(host for host, c in counts.items() if c['failed']) == sorted(failing), output[-5000:]
     lines = summary(output, 'Summary of every SSM server')
     assert lines['ssm-down'].startswith('FAILED: Read and diagnose what SSM stores: cannot reach SSM')
     assert lines['ssm-badkey'].startswith('FAILED: Read and diagnose what SSM stores: ') and '401' in lines['ssm-badkey']
-    assert lines['ssm-v01'] == ('FAILED: Fail on problems at or above the threshold: 1 problem(s) at or above error: '
-                                'ghcr: not_registered (docs/problems.md)')
+    assert lines['ssm-v01'] == ('FAILED: Fail on problems at or above the threshold: 2 problem(s) at or above error: '
+                                'ghcr: not_registered, gitlab: not_registered (docs/problems.md)')
     assert lines['ssm-legacy'] == 'ok, 3 problem(s), none at or above error'
     assert lines['ssm-empty'] == 'ok, 0 problem(s), none at or above error'
     assert sorted(os.listdir(str(reports))) == sorted(host + '.json' for host in SERVERS)

@@ -49,7 +49,8 @@ def test_fresh_and_healthy_sets_report_nothing(version):
     assert count(diagnose(fresh(), version).values()) == 0
     rows = healthy()
     if version is V01:
-        del rows['ghcr']  # v0.1 fails to register ghcr with credentials
+        for provider in ('ghcr', 'gitlab', 'lscr'):
+            del rows[provider]  # v0.1 fails to register them with credentials ("name" is not allowed)
     assert diagnose(rows, version) == dict((name, []) for name in rows)
 
 
@@ -103,17 +104,37 @@ def test_leftover_fix_is_a_reset_and_legacy_rows_are_not_written():
 
 def test_v01_facts():
     rows = fresh()
-    rows['ghcr'] = row('ghcr', auth=GOOD['ghcr'])
+    for provider in ('ghcr', 'gitlab', 'lscr'):
+        # canAnonymous as SSM lists these rows (tests/sandbox: the same on both versions)
+        rows[provider] = dict(row(provider, auth=GOOD[provider]), canAnonymous=provider == 'ghcr')
     rows['hub'] = row('hub', auth=GOOD['hub'])
     rows['harbor'] = row('harbor', 'custom', {'url': 'https://harbor.example.com'})
     rows['mirror'] = row('mirror', 'custom', {'url': 'https://mirror.example.com'})
     found = diagnose(rows, V01)
-    assert codes(found, 'ghcr') == ['not_registered'] and found['ghcr'][0]['severity'] == 'error'
+    for provider in ('ghcr', 'gitlab', 'lscr'):
+        assert codes(found, provider) == ['not_registered'] and found[provider][0]['severity'] == 'error'
+        assert '"name" is not allowed' in found[provider][0]['message']
+        assert found[provider][0]['fix'].startswith('squirrel.ssm.ssm_registry: {provider: %s, state: reset}' % provider)
+    # Only ghcr has an anonymous registry v0.1 uses once the credentials are reset; gitlab and lscr have none.
+    assert 'anonymous registry is then used' in found['ghcr'][0]['fix']
+    for provider in ('gitlab', 'lscr'):
+        assert 'anonymous registry' not in found[provider][0]['fix'] and 'v0.5' in found[provider][0]['fix']
+        assert 'no anonymous one' in found[provider][0]['message']
     assert codes(found, 'harbor') == ['custom_ignored'] and codes(found, 'mirror') == []
     assert 'state: absent' in found['harbor'][0]['fix']
     assert codes(found, 'hub') == []
     v05 = diagnose(rows, V05)
     assert codes(v05, 'ghcr') == [] and codes(v05, 'harbor') == [] and codes(v05, 'hub') == ['credentials_unused']
+    assert codes(v05, 'gitlab') == [] and codes(v05, 'lscr') == []
+
+
+def test_v01_a_refused_field_of_a_provider_that_never_registers_is_no_second_problem():
+    """Storing an lscr row again without the web form's newName would not make v0.1 use it: one not_registered,
+    the provider's own."""
+    stored = row('lscr', auth=dict(GOOD['lscr'], newName='lscr'))
+    found = diagnose({'lscr': stored}, V01)['lscr']
+    assert [p['code'] for p in found] == ['not_registered'] and '"name" is not allowed' in found[0]['message']
+    assert codes(diagnose({'lscr': stored}, V05), 'lscr') == []
 
 
 def test_rows_ssm_does_not_use_are_not_checked_for_fields():
@@ -242,7 +263,7 @@ def test_rows_written_by_the_web_ui_are_problems_only_where_ssm_does_not_use_the
     found = diagnose(rows, V01)
     assert dict((name, codes(found, name)) for name in rows) == {
         'Harbor Prod': ['custom_ignored', 'not_registered'], 'mirror': ['not_registered'], 'ghcr': ['not_registered'],
-        'hub': [], 'gitlab': [], 'quay': ['leftover_secret']}
+        'hub': [], 'gitlab': ['not_registered'], 'quay': ['leftover_secret']}
     refused = [p for p in found['mirror'] if p['code'] == 'not_registered'][0]
     assert 'login' in refused['message'] and 'newName' in refused['message']
     task = refused['fix'].split('  #')[0]
