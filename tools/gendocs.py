@@ -110,9 +110,10 @@ def fields_table(provider):
 
 
 # docs/problems.md: the fix each code prints for an example row, as ssm_registry_info prints it (the same function
-# makes both). code: (rows as SSM stores them, SSM API version, the credential check's status or None).
+# makes both). code, or code.case where a code has more than one form of fix: (rows as SSM stores them, SSM API
+# version, the credential check's status or None).
 PROBLEMS = os.path.join(ROOT, 'docs', 'problems.md')
-FIX_START, FIX_END = re.compile(r'<!-- fix:start (\w+) \(tools/gendocs.py\) -->'), '<!-- fix:end -->'
+FIX_START, FIX_END = re.compile(r'<!-- fix:start ([\w.]+) \(tools/gendocs.py\) -->'), '<!-- fix:end -->'
 _HARBOR = {'url': 'https://harbor.example.com', 'login': 'robot', 'password': 'secret'}
 FIX_EXAMPLES = {
     'missing_field': ({'harbor': dict(provider='custom', authSet=True, auth={'url': 'https://harbor.example.com',
@@ -136,8 +137,11 @@ FIX_EXAMPLES = {
                            '0.5', None),
     'custom_ignored': ({'harbor': dict(provider='custom', authSet=True, auth=_HARBOR),
                         'mirror': dict(provider='custom', authSet=True, auth=_HARBOR)}, '0.1', None),
-    'not_registered': ({'ghcr': dict(provider='ghcr', authSet=True, auth={'username': 'octocat', 'token': 's'})},
-                       '0.1', None),
+    # canAnonymous as SSM lists the rows: ghcr has an anonymous registry, gitlab and lscr have none.
+    'not_registered': ({'ghcr': dict(provider='ghcr', authSet=True, canAnonymous=True,
+                                     auth={'username': 'octocat', 'token': 's'})}, '0.1', None),
+    'not_registered.gitlab': ({'gitlab': dict(provider='gitlab', authSet=True, canAnonymous=False, auth={
+        'url': 'https://registry.gitlab.com', 'authurl': 'https://gitlab.com', 'token': 's'})}, '0.1', None),
     'unreachable_name': ({'team/mirror': dict(provider='custom', authSet=False)}, '0.5', None),
     'reload_registry': ({'squirrel-ssm-reload-1796284800-0a7c9c-4242-beef': dict(provider='custom', authSet=True, auth={
         'url': 'https://reload.squirrel-ssm.invalid', 'login': 'squirrel-ssm', 'password': 'x'})}, '0.5', None),
@@ -167,9 +171,10 @@ def load_diagnosis():
     return _LOADED[0]
 
 
-def printed_fix(code):
+def printed_fix(example):
     diagnosis, versions = load_diagnosis()
-    rows, version, status = FIX_EXAMPLES[code]
+    rows, version, status = FIX_EXAMPLES[example]
+    code = example.split('.')[0]
     rows = dict((name, dict(row, name=name)) for name, row in rows.items())
     found = diagnosis.diagnose(rows, versions.VERSIONS[version])
     if status:
@@ -182,7 +187,7 @@ def problems_text(current):
     """docs/problems.md with each marked fix as the collection prints it."""
     def block(match):
         return '%s\n  `%s`\n  %s' % (match.group(1), printed_fix(match.group(2)), FIX_END)
-    return re.sub(r'(<!-- fix:start (\w+) \(tools/gendocs.py\) -->)\n.*?' + re.escape(FIX_END), block, current,
+    return re.sub(r'(<!-- fix:start ([\w.]+) \(tools/gendocs.py\) -->)\n.*?' + re.escape(FIX_END), block, current,
                   flags=re.S)
 
 

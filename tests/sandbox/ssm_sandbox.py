@@ -71,7 +71,7 @@ PROVIDERS = {
 # SSM's default anonymous registries (provider.conf `default: true`): what v0.1 registers without credentials.
 V01_DEFAULTS = ("ecr", "ghcr", "gcr", "hub", "quay")
 # v0.1 passes {name, provider, ...auth} to the provider's Joi schema when it registers a row (read from SSM's
-# v0.1.30 code; measured: ghcr and gitlab `"name" is not allowed`, a UI custom row `"newName" is not allowed`, a
+# v0.1.30 code; measured: ghcr, gitlab and lscr `"name" is not allowed`, a UI custom row `"newName" is not allowed`, a
 # field the UI sent as "" `"login" is not allowed` or `"password" is not allowed to be empty`): the keys each
 # schema allows, in its order, and which of them are required. Joi checks the schema's keys in that order, then
 # reports the first key it does not know; its strings may not be empty. ghcr, lscr and gitlab do not allow `name`,
