@@ -137,6 +137,20 @@ def test_v01_a_refused_field_of_a_provider_that_never_registers_is_no_second_pro
     assert codes(diagnose({'lscr': stored}, V05), 'lscr') == []
 
 
+def test_the_converge_warns_of_every_provider_v01_fails_to_register():
+    """limits_of, the converge's warnings, reads the same facts as the diagnosis: ghcr, gitlab and lscr set on v0.1
+    are named, a reset one is not; v0.5 warns of none of them."""
+    from ansible_collections.squirrel.ssm.plugins.module_utils.registries import resolve
+    from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import limits_of
+    wanted = [resolve(dict(provider=p, credentials=GOOD[p])) for p in ('lscr', 'ghcr', 'quay', 'gitlab')]
+    warned = [w for w in limits_of(V01, wanted) if 'fails to register' in w]
+    assert warned == ['%s fails to register ghcr, gitlab, lscr with credentials ("name" is not allowed): they are '
+                      'stored, but its update checks do not use them' % V01.label]
+    wanted[-1] = resolve(dict(provider='gitlab', state='reset'))
+    assert 'fails to register ghcr, lscr with' in ' '.join(limits_of(V01, wanted))
+    assert not [w for w in limits_of(V05, wanted) if 'fails to register' in w]
+
+
 def test_rows_ssm_does_not_use_are_not_checked_for_fields():
     found = diagnose({'ghcr': row('ghcr', auth={'username': 'me'}, auth_set=False)}, V05)
     assert codes(found, 'ghcr') == ['leftover_secret']
