@@ -22,8 +22,8 @@ import os
 import time
 
 import pytest
-import requests
 
+from tests.harness import Client, writes
 from tests.integration.conftest import Ansible, collections_path
 from tests.sandbox.ssm_sandbox import Sandbox
 
@@ -46,7 +46,7 @@ class Target:
         self.label, self.server, self.kind, self.version = label, server, kind, version
         self.url = server.url
         self.api_key, self.username, self.password = api_key, username, password
-        self.session = None
+        self._client = None
         self.capabilities = frozenset(getattr(server, 'capabilities', CAPABILITIES))
 
     # -- what this target can do -------------------------------------------------------------------------------
@@ -83,21 +83,11 @@ class Target:
             return dict(ssm_url=self.url, ssm_username=self.username, ssm_password=self.password)
         return dict(ssm_url=self.url, ssm_api_key=self.api_key)
 
-    @property
-    def base(self):
-        # A real server is read on its own port, past the proxy, so that only the plays are in the proxy's log.
-        api = self.server.server_url if self.kind == 'real' else self.url + '/api'
-        return api + ('/containers/registries' if self.version == '0.1' else '/container-registries')
-
     def requests(self):
-        if self.kind == 'sandbox':
-            return list(self.server.requests)
         return self.server.requests()
 
     def writes_since(self, mark):
-        return [(r['method'], r['path'].rstrip('/').rsplit('/', 1)[-1], r['status'])
-                for r in self.requests()[mark:] if r['method'] in ('POST', 'PUT', 'PATCH', 'DELETE')
-                and '/users/' not in r['path']]
+        return writes(self.requests()[mark:])
 
     def registering(self):
         """SSM's own word on reloading: the N of each `Registering N registries` it logged; None for a running
@@ -106,26 +96,22 @@ class Target:
 
     def reset(self):
         self.server.reset()
-        self.session = None
+        self._client = None
 
     # -- SSM's own API, as a hand-made or older client uses it ---------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            # A real server is read on its own port, past the proxy, so that only the plays are in the proxy's log.
+            self._client = Client(self.server.server_url if self.kind == 'real' else self.url + '/api', self.version,
+                                  self.api_key, self.username, self.password)
+        return self._client
+
     def api(self, method, name=None, body=None):
-        if self.session is None:
-            self.session = requests.Session()
-            if self.version == '0.1' or not self.api_key:
-                login = (self.server.server_url if self.kind == 'real' else self.url + '/api') + '/users/login'
-                answer = self.session.post(login, timeout=30,
-                                           json=dict(username=self.username, password=self.password))
-                assert answer.status_code in (200, 201), answer.text
-            else:
-                self.session.headers['Authorization'] = 'Bearer ' + self.api_key
-        url = self.base + ('' if name is None else '/' + requests.utils.quote(name, safe=''))
-        return self.session.request(method, url, json=body, timeout=30)
+        return self.client.call(method, name, body)
 
     def rows(self):
-        answer = self.api('GET')
-        assert answer.status_code == 200, answer.text
-        return dict((row['name'], row) for row in answer.json()['data']['registries'])
+        return dict((row['name'], row) for row in self.client.rows())
 
 
 def _sandbox_target(label, **options):

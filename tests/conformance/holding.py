@@ -2,9 +2,10 @@
 after the n-th, or the first that matches -- until the test lets it go on or drops it. That is how a test kills a run
 right after any of its requests, or changes SSM between a run's read and its write, the same way on every server."""
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+
+from tests.harness import serve
 
 
 def relay(handler, upstream, body, timeout, verify=True, seen=None):
@@ -57,29 +58,15 @@ class Holding:
             return hit
 
     def start(self):
-        proxy = self
+        def forward(handler, body):
+            if self._hold(handler.command, handler.path):
+                self._go.wait(300)
+                if not self._forward:
+                    handler.close_connection = True
+                    return
+            relay(handler, self.upstream, body, timeout=120)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *args):
-                pass
-
-            def _forward(self):
-                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
-                if proxy._hold(self.command, self.path):
-                    proxy._go.wait(300)
-                    if not proxy._forward:
-                        self.close_connection = True
-                        return
-                relay(self, proxy.upstream, body, timeout=120)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
-
-        self._server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = 'http://127.0.0.1:%d' % self._server.server_address[1]
+        self._server, self.url = serve(forward)
         return self
 
     def stop(self):

@@ -22,12 +22,12 @@ import os
 import sys
 import tempfile
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import requests
 
 from tests.conformance.holding import relay
+from tests.harness import Client, serve
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Keys SSM sets itself: a rewritten row gets a new updatedAt, a recreated custom row a new _id and createdAt.
@@ -71,7 +71,7 @@ class RunningSSM:
         self.upstream = url.rstrip('/')
         self.api_key, self.username, self.password = api_key or None, username or None, password or None
         self.capabilities = frozenset(['login'] if self.username and self.password else [])
-        self.session = requests.Session()
+        self.client = Client(self.upstream + '/api', None, self.api_key, self.username, self.password)
         self._requests, self._lock = [], threading.Lock()
         self._server = self.url = self.version = self.server_version = self._saved = self._lockfile = None
         key = _key(self.upstream)
@@ -83,9 +83,7 @@ class RunningSSM:
     def start(self):
         self._take_lock()
         try:
-            self._login()
-            self.version = '0.5' if self.session.get(self.upstream + '/api/container-registries',
-                                                     timeout=30).status_code != 404 else '0.1'
+            self.version = self.client.version = '0.5' if self.client.call('GET').status_code != 404 else '0.1'
             self.server_version = self._server_version()
             if os.path.exists(self.backup):
                 raise RunningSSMError(
@@ -129,30 +127,15 @@ class RunningSSM:
         os.replace(self.backup + '.tmp', self.backup)
 
     def _start_proxy(self):
-        proxy = self
+        def forward(handler, body):
+            def seen(answer):
+                with self._lock:
+                    self._requests.append({'method': handler.command, 'path': handler.path.split('?')[0],
+                                           'status': answer.status_code})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
+            relay(handler, self.upstream, body, timeout=60, verify=False, seen=seen)
 
-            def log_message(self, *args):
-                pass
-
-            def _forward(self):
-                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
-
-                def seen(answer):
-                    with proxy._lock:
-                        proxy._requests.append({'method': self.command, 'path': self.path.split('?')[0],
-                                                'status': answer.status_code})
-
-                relay(self, proxy.upstream, body, timeout=60, verify=False, seen=seen)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
-
-        self._server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = 'http://127.0.0.1:%d' % self._server.server_address[1]
+        self._server, self.url = serve(forward)
 
     def stop(self):
         """Put back what SSM stored before the suite, secrets included, make it load them, and compare."""
@@ -172,34 +155,18 @@ class RunningSSM:
             self._release_lock()
 
     # -- SSM's API ---------------------------------------------------------------------------------------------
-    def _login(self):
-        if self.api_key:
-            self.session.headers['Authorization'] = 'Bearer ' + self.api_key
-            return
-        answer = self.session.post(self.upstream + '/api/users/login', timeout=30,
-                                   json=dict(username=self.username, password=self.password))
-        if answer.status_code not in (200, 201):
-            raise RunningSSMError('%s refused the login (%s)' % (self.upstream, answer.status_code))
-
     def _server_version(self):
         try:
-            settings = self.session.get(self.upstream + '/api/users/current', timeout=30).json()['data']['settings']
-            return settings['server']['version']
+            answer = self.client.session.get(self.upstream + '/api/users/current', timeout=30)
+            return answer.json()['data']['settings']['server']['version']
         except (requests.RequestException, ValueError, KeyError, TypeError):
             return None
 
-    def _base(self):
-        return self.upstream + ('/api/containers/registries' if self.version == '0.1' else '/api/container-registries')
-
     def call(self, method, name=None, body=None):
-        url = self._base() + ('' if name is None else '/' + requests.utils.quote(name, safe=''))
-        return self.session.request(method, url, json=body, timeout=30)
+        return self.client.call(method, name, body)
 
     def _rows(self):
-        answer = self.call('GET')
-        if answer.status_code != 200:
-            raise RunningSSMError('%s answered %s to GET of its registries' % (self.upstream, answer.status_code))
-        return answer.json()['data']['registries']
+        return self.client.rows()
 
     def requests(self):
         with self._lock:
@@ -432,8 +399,7 @@ def main(argv=None):
                      env.get('SSM_CONFORMANCE_PASSWORD'))
     ssm._take_lock()  # pylint: disable=protected-access
     try:
-        ssm._login()  # pylint: disable=protected-access
-        ssm.version = data['api']
+        ssm.version = ssm.client.version = data['api']
         restored = restore(ssm, data['rows'])
     finally:
         ssm._release_lock()  # pylint: disable=protected-access

@@ -4,12 +4,11 @@
 On v0.5 the UI's rows are used as they are: the converge writes nothing. On v0.1 the custom rows the UI made are
 never registered (their auth holds the form's newName, and a field sent as ""): the converge stores the same
 credentials without them, which are exactly the writes that make v0.1 use the rows (docs/compatibility.md)."""
-import json
 import re
 from urllib.parse import unquote
 
 from tests import webui
-from tests.conformance.test_export import VAULT_PASSWORD, changed, playbook
+from tests.conformance.test_export import changed, export, playbook
 from tests.integration.conftest import assert_no_secret
 
 CUSTOMS = ['Harbor Prod', 'mirror']
@@ -68,19 +67,12 @@ def test_adopted_from_the_ui(scenario, target):
     # The health check of what the UI left: a problem only where SSM does not use a row.
     assert info(scenario) == expected_problems(target, leftover, converged=False)
 
-    (scenario.tmp_path / 'connection.json').write_text(json.dumps(target.connection))
-    (scenario.tmp_path / 'pw.txt').write_text(VAULT_PASSWORD)
-    rc, output = playbook(scenario, 'squirrel.ssm.export_registries', '-e', '@connection.json', '-e',
-                          'ssm_export_path=ui.yml', '--vault-password-file', 'pw.txt')
-    assert rc == 0, output[-3000:]
-    text = (scenario.tmp_path / 'ui.yml').read_text()
+    text, output, converge = export(scenario, 'ui.yml')
     exported = sorted(re.findall(r'^  # ([^:]+): ', text, re.M))
     assert set(EXPORTED) <= set(exported) and (exported == EXPORTED or target.holds_data), text
     assert 'newName:' not in text and ('# - quay (provider quay):' in text) == leftover
     assert_no_secret(text + output, webui.secrets())
 
-    converge = ['squirrel.ssm.configure_registries', '-e', '@connection.json', '-e', '@ui.yml',
-                '--vault-password-file', 'pw.txt']
     mark, log = len(target.requests()), len(target.server.log()) if target.has('log') else 0
     rc, output = playbook(scenario, *converge)
     assert rc == 0, output[-3000:]

@@ -25,6 +25,19 @@ def playbook(scenario, *arguments):
     return proc.returncode, output
 
 
+def export(scenario, path):
+    """squirrel.ssm.export_registries of the target into `path`, secrets vault-encrypted: (the file's text, the output,
+    the command that converges the target from the file)."""
+    (scenario.tmp_path / 'connection.json').write_text(json.dumps(scenario.target.connection))
+    (scenario.tmp_path / 'pw.txt').write_text(VAULT_PASSWORD)
+    rc, output = playbook(scenario, 'squirrel.ssm.export_registries', '-e', '@connection.json', '-e',
+                          'ssm_export_path=' + path, '--vault-password-file', 'pw.txt')
+    assert rc == 0, output[-3000:]
+    converge_it = ['squirrel.ssm.configure_registries', '-e', '@connection.json', '-e', '@' + path,
+                   '--vault-password-file', 'pw.txt']
+    return (scenario.tmp_path / path).read_text(), output, converge_it
+
+
 def changed(output):
     line = [l for l in output.splitlines() if re.match(r'^localhost\s+:', l)][-1]
     return int(re.search(r'changed=(\d+)', line).group(1))
@@ -50,12 +63,7 @@ def test_export_then_converge_writes_nothing_and_a_reset_server_gets_the_same_ro
     # trailing space (the converge refuses it).
     target.api('POST', 'gitlab', {'auth': {'url': 'https://registry.gitlab.example.com', 'token': LEFTOVER}})
     target.api('PUT', 'spaced ', {'auth': dict(GOOD['custom'], password=LEFTOVER), 'authScheme': CUSTOM_AUTH_SCHEME})
-    (scenario.tmp_path / 'connection.json').write_text(json.dumps(target.connection))
-    (scenario.tmp_path / 'pw.txt').write_text(VAULT_PASSWORD)
-    rc, output = playbook(scenario, 'squirrel.ssm.export_registries', '-e', '@connection.json', '-e',
-                          'ssm_export_path=ssm-registries.yml', '--vault-password-file', 'pw.txt')
-    assert rc == 0, output[-3000:]
-    text = (scenario.tmp_path / 'ssm-registries.yml').read_text()
+    text, dummy, converge_it = export(scenario, 'ssm-registries.yml')
     assert '# - hotio (provider hotio):' in text or 'hotio' not in target.rows()
     assert '# - quay (provider quay):' in text or not any((target.rows()['quay'].get('auth') or {}).values())
     assert re.search(r'# - gitlab \(provider gitlab\):\n#     gitlab_url_missing', text), text
@@ -65,8 +73,6 @@ def test_export_then_converge_writes_nothing_and_a_reset_server_gets_the_same_ro
     before = stored(target)
     assert sorted(before) == sorted(exported + ['gitlab', 'spaced '] + list(theirs))
 
-    converge_it = ['squirrel.ssm.configure_registries', '-e', '@connection.json', '-e', '@ssm-registries.yml',
-                   '--vault-password-file', 'pw.txt']
     mark = len(target.requests())
     rc, output = playbook(scenario, *converge_it)
     assert rc == 0 and changed(output) == 0, output[-3000:]

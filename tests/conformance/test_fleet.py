@@ -46,10 +46,9 @@ def stored(rows):
 
 
 def test_the_target_in_a_fleet(target, tmp_path, collections):
-    peer = Sandbox(api_key='fleet-peer-key-5').start()
-    down = Sandbox().start()
-    down.stop()
-    try:
+    with Sandbox(api_key='fleet-peer-key-5') as peer:
+        down = Sandbox().start()  # stopped at once: a server that is down, on a port no other server has
+        down.stop()
         root = tmp_path / 'inventory'
         (root / 'group_vars').mkdir(parents=True)
         (root / 'host_vars').mkdir()
@@ -90,5 +89,3 @@ def test_the_target_in_a_fleet(target, tmp_path, collections):
         assert [h for h, c in sorted(counts.items()) if c['failed']] == ['ssm-down'], output[-4000:]
         assert all(c['changed'] == 0 for c in counts.values()), counts
         assert target.writes_since(mark) == [] and peer.writes() == []
-    finally:
-        peer.stop()

@@ -7,11 +7,11 @@ import os
 import stat
 
 import pytest
-import requests
 
 from tests import webui
 from tests.conformance import running
 from tests.conformance.conftest import group_of
+from tests.harness import Client
 from tests.sandbox.ssm_sandbox import Sandbox
 
 KEY, USER, PASSWORD = 'running-key-3', 'admin@example.com', 'running-pass-3'
@@ -23,24 +23,12 @@ UI_SECRETS = ['ui-harbor-secret-1', 'cm9ib3Q6dWktbWlycm9yLXNlY3JldC0y', 'ui-ghcr
 def staging(request, tmp_path, monkeypatch):
     """A sandbox filled as its user filled it: SSM's web UI, an old reset, a legacy row."""
     monkeypatch.setenv('SSM_CONFORMANCE_BACKUP_DIR', str(tmp_path / 'backup'))
-    sandbox = Sandbox(api_key=KEY, username=USER, password=PASSWORD, version=request.param).start()
-    session = requests.Session()
-    if request.param == '0.1':
-        session.post(sandbox.url + '/api/users/login', json=dict(username=USER, password=PASSWORD)).raise_for_status()
-    else:
-        session.headers['Authorization'] = 'Bearer ' + KEY
-    base = sandbox.url + webui.PAYLOADS['base'][request.param]
-
-    def api(method, name=None, body=None):
-        return session.request(method, base + ('' if name is None else '/' + requests.utils.quote(name, safe='')),
-                               json=body, timeout=30)
-
-    webui.seed(api)
-    sandbox.insert_row({'name': 'hotio', 'provider': 'hotio', 'authScheme': [], 'authSet': False,
-                        'canAnonymous': True, 'canAuth': False})
-    sandbox.api = api
-    yield sandbox
-    sandbox.stop()
+    with Sandbox(api_key=KEY, username=USER, password=PASSWORD, version=request.param) as sandbox:
+        sandbox.api = Client(sandbox.url + '/api', request.param, KEY, USER, PASSWORD).call
+        webui.seed(sandbox.api)
+        sandbox.insert_row({'name': 'hotio', 'provider': 'hotio', 'authScheme': [], 'authSet': False,
+                            'canAnonymous': True, 'canAuth': False})
+        yield sandbox
 
 
 def connect(staging):

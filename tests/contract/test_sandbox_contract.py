@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
+from tests.harness import sandbox_fixtures, tls_sandbox
 from tests.sandbox.ssm_sandbox import CUSTOM_SCHEME, POPULATE_MESSAGE, Sandbox, ServerDidNotStart
 
 KEY, USER, PW = "contract-key", "admin@example.com", "contract-pw"
@@ -39,30 +40,9 @@ def check(schema, doc):
 
 
 # ----- fixtures and helpers ----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server():
-    sb = Sandbox(api_key=KEY, username=USER, password=PW).start()
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def sb(server):
-    server.reset()
-    return server
-
-
-@pytest.fixture(scope="module")
-def fixed_server():
-    sb = Sandbox(api_key=KEY, username=USER, password=PW, flavour="fixed").start()
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def fixed(fixed_server):
-    fixed_server.reset()
-    return fixed_server
+sb_server, sb = sandbox_fixtures("sb", scope="module", api_key=KEY, username=USER, password=PW)
+fixed_server, fixed = sandbox_fixtures("fixed", scope="module", api_key=KEY, username=USER, password=PW,
+                                       flavour="fixed")
 
 
 def api(sb, method, path, key=KEY, **kw):
@@ -657,20 +637,15 @@ def test_v01_writes(v01):
 
 # ----- lifecycle: TLS, stop, CLI ----------------------------------------------------------------
 def test_tls(tmp_path):
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    with Sandbox(api_key=KEY, tls_cert=str(tmp_path / "cert.pem"), tls_key=str(tmp_path / "key.pem")) as sb:
+    server, ca = tls_sandbox(tmp_path, api_key=KEY)
+    with server as sb:
         assert sb.url.startswith("https://127.0.0.1:")
         with pytest.raises(requests.exceptions.SSLError):
             api(sb, "GET", REGISTRIES)  # not trusted without the CA
         with pytest.raises(requests.exceptions.ConnectionError):
             requests.get(sb.url.replace("https", "http", 1) + "/api" + REGISTRIES, timeout=5)
         r = requests.get(sb.url + "/api" + REGISTRIES, headers={"Authorization": f"Bearer {KEY}"},
-                         verify=str(tmp_path / "ca.pem"), timeout=10)
+                         verify=ca, timeout=10)
         assert r.status_code == 200
         check("registry-list", r.json())
 

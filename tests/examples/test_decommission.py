@@ -48,8 +48,7 @@ def fill_ssm(server, ansible, tmp_path, version):
 @pytest.mark.parametrize('version', ['0.5', '0.1'])
 def test_decommission_leaves_no_secret_and_proves_it(version, ansible, tmp_path):
     assert len(BLOCK) == 1, 'docs/decommission.md has one play'
-    sandbox = Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, version=version).start()
-    try:
+    with Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, version=version) as sandbox:
         server = Server(sandbox.url, lambda: sandbox.rows, API_KEY, USERNAME, PASSWORD, login_only=version == '0.1')
         secrets = fill_ssm(server, ansible, tmp_path, version)
         assert stored_secrets(sandbox.rows) and sandbox.rows['quay']['authSet'] is False
@@ -59,8 +58,6 @@ def test_decommission_leaves_no_secret_and_proves_it(version, ansible, tmp_path)
         everything = json.dumps(sandbox.rows)
         assert stored_secrets(sandbox.rows) == [] and not [s for s in secrets if s in everything]
         assert not [name for name, row in sandbox.rows.items() if row.get('provider') == 'custom']
-    finally:
-        sandbox.stop()
 
 
 def test_the_proof_fails_on_a_legacy_row_that_keeps_credentials(ansible, sandbox, tmp_path):

@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from tests.sandbox.ssm_sandbox import Sandbox
+from tests.harness import sandbox_fixtures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -173,17 +173,8 @@ def collections():
     return collections_path()
 
 
-@pytest.fixture(scope='session')
-def sandbox_server():
-    server = Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, legacy_rows=True).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_server):
-    sandbox_server.reset()
-    return sandbox_server
+sandbox_server, sandbox = sandbox_fixtures('sandbox', api_key=API_KEY, username=USERNAME, password=PASSWORD,
+                                           legacy_rows=True)
 
 
 @pytest.fixture

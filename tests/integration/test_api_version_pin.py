@@ -23,8 +23,7 @@ def test_pin_0_1_against_v0_5(ansible, sandbox):
 
 
 def test_pin_0_5_against_v0_1(ansible):
-    old = Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, version='0.1').start()
-    try:
+    with Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, version='0.1') as old:
         login = dict(ssm_url=old.url, ssm_username=USERNAME, ssm_password=PASSWORD, ssm_api_version='0.5')
         run = ansible.play(GHCR, INFO, connection=login)
         for result in run.results:
@@ -32,8 +31,6 @@ def test_pin_0_5_against_v0_1(ansible):
             assert "it answers like SSM 0.1 (its registry list is at /containers/registries): set ssm_api_version " \
                    "to '0.1'" in result['msg'] and 'HTML' not in result['msg'] and 'Cannot GET' not in result['msg']
         assert old.writes() == []
-    finally:
-        old.stop()
 
 
 def test_pin_to_neither_api(ansible, sandbox):
@@ -46,8 +43,7 @@ def test_pin_to_neither_api(ansible, sandbox):
 
 
 def test_a_v0_1_pin_after_the_upgrade_is_named(ansible):
-    server = Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, version='0.1').start()
-    try:
+    with Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, version='0.1') as server:
         login = dict(ssm_url=server.url, ssm_username=USERNAME, ssm_password=PASSWORD, ssm_api_version='0.1')
         assert ansible.play(GHCR, connection=login)[0]['changed']
         assert server.upgrade('0.5') is True
@@ -57,5 +53,3 @@ def test_a_v0_1_pin_after_the_upgrade_is_named(ansible):
         del unpinned['ssm_api_version']
         again = ansible.play(GHCR, connection=unpinned)
         assert again.rc == 0 and again[0]['changed'] is False and server.writes() == []
-    finally:
-        server.stop()

@@ -13,8 +13,8 @@ from jinja2 import meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import CONNECTION_SPEC
+from tests.harness import tls_sandbox
 from tests.integration.conftest import API_KEY, BIN, PASSWORD, USERNAME, assert_no_secret, own_writes
-from tests.sandbox.ssm_sandbox import Sandbox
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CREDENTIAL_TYPE = os.path.join(ROOT, 'meta', 'awx-credential-type.yml')
@@ -105,13 +105,9 @@ def configure(injected, tmp_path, collections):
 
 @pytest.fixture
 def tls_server(tmp_path):
-    trustme = pytest.importorskip('trustme')
-    ca = trustme.CA()
-    ca.issue_cert('127.0.0.1').private_key_and_cert_chain_pem.write_to_path(str(tmp_path / 'server.pem'))
-    server = Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, tls_cert=str(tmp_path / 'server.pem'),
-                     tls_key=str(tmp_path / 'server.pem')).start()
-    yield server, ca.cert_pem.bytes().decode()
-    server.stop()
+    server, ca = tls_sandbox(tmp_path, api_key=API_KEY, username=USERNAME, password=PASSWORD)
+    with server, open(ca) as handle:
+        yield server, handle.read()
 
 
 def test_an_api_key_and_a_private_ca_as_awx_injects_them(tls_server, tmp_path, collections):

@@ -2,8 +2,8 @@
 explained without a secret, TLS rules, and how fast each failure comes."""
 import pytest
 
+from tests import harness
 from tests.integration.conftest import API_KEY, USERNAME
-from tests.sandbox.ssm_sandbox import Sandbox
 
 INFO = {'squirrel.ssm.ssm_registry_info': {'name': 'hub'}}
 
@@ -34,29 +34,22 @@ def test_https_against_a_plain_http_ssm_is_named(ansible, sandbox):
 
 @pytest.fixture
 def tls_sandbox(tmp_path):
-    trustme = pytest.importorskip('trustme')
-    ca, other = trustme.CA(), trustme.CA()
-    cert = ca.issue_cert('127.0.0.1', 'localhost')
-    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / 'server.pem'))
-    ca.cert_pem.write_to_path(str(tmp_path / 'ca.pem'))
-    other.cert_pem.write_to_path(str(tmp_path / 'other-ca.pem'))
-    server = Sandbox(api_key=API_KEY, tls_cert=str(tmp_path / 'server.pem'), tls_key=str(tmp_path / 'server.pem'))
-    server.start()
-    yield server, tmp_path
-    server.stop()
+    server, ca = harness.tls_sandbox(tmp_path, api_key=API_KEY)
+    with server:
+        yield server, ca, harness.private_ca(tmp_path, 'other')[2]
 
 
 def test_validate_certs_false_wins_over_ca_path(ansible, tls_sandbox):
     """One rule for SSM and the registry checks: validate_certs false turns checking off, ca_path is ignored."""
-    server, tmp_path = tls_sandbox
-    wrong_ca = dict(ssm_url=server.url, ssm_api_key=API_KEY, ca_path=str(tmp_path / 'other-ca.pem'))
+    server, ca, other_ca = tls_sandbox
+    wrong_ca = dict(ssm_url=server.url, ssm_api_key=API_KEY, ca_path=other_ca)
     run = ansible.play(INFO, connection=dict(wrong_ca, validate_certs=False))
     assert not run[0].get('failed'), run[0].get('msg')
     assert 'ca_path is ignored' in ' '.join(run[0]['warnings'])
     checked = ansible.play(INFO, connection=wrong_ca)
     assert checked[0]['failed'] and 'TLS error' in checked[0]['msg'] and 'ca_path' in checked[0]['msg']
     trusted = ansible.play(INFO, env=dict(SSM_URL=server.url, SSM_API_KEY=API_KEY,
-                                          SSM_CA_PATH=str(tmp_path / 'ca.pem')), connection=None)
+                                          SSM_CA_PATH=ca), connection=None)
     assert not trusted[0].get('failed'), trusted[0].get('msg')
 
 
@@ -65,34 +58,23 @@ def tls_basic_registry(tmp_path):
     """A registry behind a private CA that answers /v2/ with a Basic challenge, and 200 to robot:<password>."""
     import base64
     import ssl
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    trustme = pytest.importorskip('trustme')
-    ca = trustme.CA()
-    cert = ca.issue_cert('127.0.0.1')
-    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / 'registry.pem'))
-    ca.cert_pem.write_to_path(str(tmp_path / 'registry-ca.pem'))
+    cert, key, ca = harness.private_ca(tmp_path, 'registry')
     good = 'Basic ' + base64.b64encode(b'robot:tls-registry-pw-3f').decode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            ok = self.headers.get('Authorization') == good
-            self.send_response(200 if ok else 401)
-            if not ok:
-                self.send_header('WWW-Authenticate', 'Basic realm="registry"')
-            self.send_header('Content-Length', '0')
-            self.end_headers()
+    def handle(handler, body):  # pylint: disable=unused-argument
+        ok = handler.headers.get('Authorization') == good
+        handler.send_response(200 if ok else 401)
+        if not ok:
+            handler.send_header('WWW-Authenticate', 'Basic realm="registry"')
+        handler.send_header('Content-Length', '0')
+        handler.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(tmp_path / 'registry.pem'))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield 'https://127.0.0.1:%d' % server.server_address[1], str(tmp_path / 'registry-ca.pem')
+    context.load_cert_chain(cert, key)
+    server, url = harness.serve(handle, tls=context)
+    yield url, ca
     server.shutdown()
+    server.server_close()
 
 
 def test_registry_checks_trust_a_private_ca_through_registry_ca_path(ansible, sandbox, tls_basic_registry):

@@ -7,9 +7,8 @@ import subprocess
 import threading
 import time
 
-import pytest
-
 from ansible_collections.squirrel.ssm.tests.cases import GOOD
+from tests.harness import tls_sandbox
 from tests.integration.conftest import API_KEY, BIN, PASSWORD, USERNAME, assert_no_secret, own_writes
 from tests.sandbox.ssm_sandbox import Sandbox
 
@@ -104,8 +103,7 @@ def test_an_html_answer_is_named(ansible, sandbox):
 
 
 def test_ssm_v01_is_detected_and_works_the_same(ansible):
-    old = Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, version='0.1').start()
-    try:
+    with Sandbox(api_key=API_KEY, username=USERNAME, password=PASSWORD, version='0.1') as old:
         login = dict(ssm_url=old.url, ssm_username=USERNAME, ssm_password=PASSWORD)
         run = ansible.play(GHCR, GHCR, {'squirrel.ssm.ssm_registry': dict(
             provider='custom', name='old', credentials=GOOD['custom'])}, INFO, connection=login)
@@ -119,22 +117,13 @@ def test_ssm_v01_is_detected_and_works_the_same(ansible):
         assert [r['path'] for r in old.requests] == ['/api/users/login', '/api/containers/registries']
         key = ansible.play(INFO, connection=dict(ssm_url=old.url, ssm_api_key=API_KEY))
         assert 'SSM v0.1 accepts no API key' in key[0]['msg'] and 'ssm_username' in key[0]['msg']
-    finally:
-        old.stop()
 
 
 def test_tls_with_a_private_ca(ansible, tmp_path):
-    trustme = pytest.importorskip('trustme')
-    ca = trustme.CA()
-    cert = ca.issue_cert('127.0.0.1', 'localhost')
-    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / 'server.pem'))
-    ca.cert_pem.write_to_path(str(tmp_path / 'ca.pem'))
-    server = Sandbox(api_key=API_KEY, tls_cert=str(tmp_path / 'server.pem'), tls_key=str(tmp_path / 'server.pem'))
-    server.start()
-    try:
+    server, ca = tls_sandbox(tmp_path, api_key=API_KEY)
+    with server:
         assert server.url.startswith('https://')
-        trusted = ansible.play(GHCR, connection=dict(ssm_url=server.url, ssm_api_key=API_KEY,
-                                                     ca_path=str(tmp_path / 'ca.pem')))
+        trusted = ansible.play(GHCR, connection=dict(ssm_url=server.url, ssm_api_key=API_KEY, ca_path=ca))
         assert trusted[0]['changed'], trusted[0]
         untrusted = ansible.play(INFO, connection=dict(ssm_url=server.url, ssm_api_key=API_KEY))
         assert 'TLS error talking to SSM' in untrusted[0]['msg'] and 'ca_path' in untrusted[0]['msg']
@@ -142,8 +131,6 @@ def test_tls_with_a_private_ca(ansible, tmp_path):
                                                        validate_certs=False))
         assert not unchecked[0].get('failed')
         assert 'validate_certs is false' in ' '.join(unchecked[0]['warnings'])
-    finally:
-        server.stop()
 
 
 def test_500_registries_in_one_call_then_one_request(ansible, sandbox):

@@ -13,6 +13,8 @@ import uuid
 
 import requests as http
 
+from tests.harness import Client
+
 from . import procs
 from .build import HERE, Source, build, congodb
 
@@ -448,15 +450,7 @@ class RealSSM:  # pylint: disable=too-many-instance-attributes
 
     def _client(self):
         if self._session is None:
-            session = http.Session()
-            if self.api_key:
-                session.headers['Authorization'] = f'Bearer {self.api_key}'
-            else:
-                answer = session.post(self.server_url + '/users/login',
-                                      json={'username': self.username, 'password': self.password}, timeout=15)
-                if answer.status_code not in (200, 201):
-                    raise RealSSMError(f'login failed: {answer.status_code} {answer.text[:300]}')
-            self._session = session
+            self._session = Client(self.server_url, self.version, self.api_key, self.username, self.password).session
         return self._session
 
     def _coll(self):
