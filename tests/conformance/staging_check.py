@@ -17,10 +17,9 @@ import sys
 import tempfile
 import time
 
-import requests
-
 from tests import webui
 from tests.conformance import running
+from tests.harness import Client
 from tests.realssm import RealSSM, sources_from_env
 
 ROOT = running.ROOT
@@ -32,18 +31,7 @@ LEGACY_ROW = {'name': 'hotio', 'provider': 'hotio', 'authScheme': [], 'authSet':
 def fill(ssm):
     """What an SSM in use holds: the web UI's journey (custom rows with the form's `newName` in `auth`, edits of
     built-in rows, a reset by SSM's PATCH that keeps the secret) and a row an older SSM wrote."""
-    session = requests.Session()
-    if ssm.api_key:
-        session.headers['Authorization'] = 'Bearer ' + ssm.api_key
-    else:
-        session.post(ssm.server_url + '/users/login', json=dict(username=ssm.username, password=ssm.password),
-                     timeout=30).raise_for_status()
-    base = ssm.server_url + webui.PAYLOADS['base'][ssm.version][len('/api'):]
-
-    def api(method, name=None, body=None):
-        return session.request(method, base + ('' if name is None else '/' + requests.utils.quote(name, safe='')),
-                               json=body, timeout=30)
-
+    api = Client(ssm.server_url, ssm.version, ssm.api_key, ssm.username, ssm.password).call
     answers = webui.seed(api)
     assert all(a.status_code in (200, 201, 500) for a in answers), [(a.status_code, a.text[:200]) for a in answers]
     if os.environ.get('STAGING_LEGACY'):
