@@ -309,7 +309,7 @@ class ActionModule(ActionBase):
             self._fail('squirrel.ssm.ssm_registry_export needs the Python library requests on the controller '
                        '(pip install requests)')
         try:
-            connection = check_connection(dict((key, args.get(key)) for key in CONNECTION_SPEC))
+            connection = check_connection(args)
         except ConnectionInputError as e:
             self._fail(str(e))
         vault_id, secret = self._vault_secret(args)

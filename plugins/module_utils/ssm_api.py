@@ -102,12 +102,13 @@ class ConnectionInputError(Exception):
 
 
 def check_connection(params):
-    """Check and normalise the connection options before any request (and before any header is built).
+    """Check and normalise the connection options of params (a task's parameters) before any request (and before
+    any header is built); the dict returned holds those options only.
 
     ssm_url and ssm_username lose surrounding whitespace; so does ssm_api_key, which travels in an HTTP header
     that cannot carry it (a key read with `echo KEY | ansible-vault encrypt_string` or a YAML | block ends in a
     newline). ssm_password is sent as it is: whitespace may be part of a password."""
-    params = dict(params)
+    params = dict((key, params[key]) for key in CONNECTION_SPEC if key in params)
     url = (params.get('ssm_url') or '').strip()
     parts = urlsplit(url)
     try:

@@ -10,7 +10,7 @@ import sys
 
 # The collection's Python floor on the target (README, tests/config.yml, the modules' requirements). Checked at
 # import, before anything Python-3-only runs: every file under plugins/ still compiles on Python 2.7, so that an
-# older target gets this message instead of a SyntaxError. Both modules import this file first.
+# older target gets this message instead of a SyntaxError. Every module imports it first (ssm_registry by registries).
 PYTHON_FLOOR = (3, 7)
 
 if sys.version_info < PYTHON_FLOOR:
@@ -58,12 +58,14 @@ class _AnsibleModule(AnsibleModule):
 HIDDEN = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 
+def _by_spelling(spec):
+    """Each option of spec under its name and under each of its aliases."""
+    return dict((spelling, option) for name, option in spec.items() for spelling in [name] + list(option.get('aliases') or []))
+
+
 def _unknown_options(spec, params, prefix=''):
     """Misspelt options, at any depth but under credentials (whose fields the provider rules explain)."""
-    options = {}
-    for name, option in spec.items():
-        for spelling in [name] + list(option.get('aliases') or []):
-            options[spelling] = option
+    options = _by_spelling(spec)
     unknown = []
     for name, value in params.items():
         option = options.get(name)
@@ -80,10 +82,7 @@ def _unknown_options(spec, params, prefix=''):
 
 def _masked_params(spec, params):
     """params with the value of every option the spec does not know, or marks no_log, masked, at any depth."""
-    options = {}
-    for name, option in spec.items():
-        for spelling in [name] + list(option.get('aliases') or []):
-            options[spelling] = option
+    options = _by_spelling(spec)
     shown = {}
     for name, value in params.items():
         option = options.get(name)
@@ -123,7 +122,6 @@ class SSMModule:
     def __init__(self, argument_spec, explain=None, **kwargs):
         spec = dict(CONNECTION_SPEC)
         spec.update(argument_spec)
-        kwargs['mutually_exclusive'] = kwargs.get('mutually_exclusive', [])
         kwargs['required_one_of'] = kwargs.get('required_one_of', []) + CONNECTION_REQUIRED_ONE_OF
         kwargs['required_together'] = kwargs.get('required_together', []) + CONNECTION_REQUIRED_TOGETHER
         _AnsibleModule.explain = staticmethod(explain) if explain else None
@@ -133,7 +131,7 @@ class SSMModule:
         if REQUESTS_IMPORT_ERROR:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
         try:
-            connection = check_connection(dict((key, self.params[key]) for key in CONNECTION_SPEC))
+            connection = check_connection(self.params)
         except ConnectionInputError as e:
             self.module.fail_json(msg=str(e))
         # Every warning names its SSM: a fleet run shows those of many servers together.

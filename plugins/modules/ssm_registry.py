@@ -360,11 +360,11 @@ results:
   type: list
   elements: dict
   contains:
-    name:
+    name: &entry_name
       description: Name of the registry.
       type: str
       returned: always
-    provider:
+    provider: &entry_provider
       description: Its provider.
       type: str
       returned: always
@@ -399,34 +399,18 @@ purged:
   type: list
   elements: dict
   contains:
-    name:
-      description: Name of the registry.
-      type: str
-      returned: always
-    provider:
-      description: Its provider.
-      type: str
-      returned: always
+    name: *entry_name
+    provider: *entry_provider
     action:
       description: V(deleted) or V(reset).
       type: str
       returned: always
 '''
 
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
-from ansible_collections.squirrel.ssm.plugins.module_utils.providers import (
-    PROVIDERS, credentials_argument_spec, secret_values, userinfo_values)
-from ansible_collections.squirrel.ssm.plugins.module_utils.registries import (
-    CHECK_KEYS, DOING, SOURCE_KEYS, PlanError, confirm, may_have_landed, plan, plan_leftovers, plan_purge, resolve,
-    row_view, untouchable, write)
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts, limits_of
-from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import SSMError
-from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import (
-    REJECTED, UNREACHABLE, MissingLibrary, check_credentials)
-from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.squirrel.ssm.plugins.module_utils.registries import CHECK_KEYS, SOURCE_KEYS, converge
+from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS, credentials_argument_spec
 
 STATES = ['present', 'reset', 'absent']
-SINGLE = ('provider', 'name', 'state', 'credentials') + CHECK_KEYS + SOURCE_KEYS
 
 
 def argument_spec():
@@ -445,225 +429,8 @@ def argument_spec():
                 reload_registries=dict(type='bool', default=True), **check_inputs)
 
 
-def items_of(params):
-    if params.get('registries') is not None:
-        return list(enumerate(params['registries']))
-    return [(None, dict((key, params.get(key)) for key in SINGLE))]
-
-
-def resolve_all(params):
-    """Every item checked before the first request; raises PlanError naming the first bad item."""
-    wanted, names = [], {}
-    for index, item in items_of(params):
-        if not isinstance(item, dict):
-            raise PlanError('registries[%s]: each item must be a dict with provider, name, state, credentials' % index)
-        one = resolve(item, index)
-        if one.name in names:
-            raise PlanError('%s: the registry %s is already given as registries[%d]' % (one.where, one.name, names[one.name]))
-        names[one.name] = index
-        wanted.append(one)
-    return wanted
-
-
-def explain(params):
-    """Re-explain Ansible's own argument failures with the provider rules, which name item and provider."""
-    try:
-        resolve_all(params)
-    except PlanError as e:
-        return str(e)
-    except Exception:  # pylint: disable=broad-except
-        return None
-    return None
-
-
 def main():
-    ssm = SSMModule(argument_spec(), explain=explain,
-                    mutually_exclusive=[['registries', key] for key in SINGLE],
-                    required_one_of=[['provider', 'registries']])
-    params = ssm.params
-    for dummy, item in items_of(params):
-        ssm.module.no_log_values.update(userinfo_values((item or {}).get('credentials') if isinstance(item, dict) else None))
-    if params['purge'] and params['registries'] is None:
-        ssm.fail('purge goes with registries: it makes SSM match a whole list')
-    try:
-        wanted = resolve_all(params)
-    except PlanError as e:
-        ssm.fail(str(e))
-    if params['purge'] and not params['purge_all'] and not [one for one in wanted if one.state == 'present']:
-        ssm.fail('registries keeps no registry (%s) and purge is true: that would delete every custom registry of SSM '
-                 'and reset every built-in one. Nothing was sent to SSM; set purge_all: true if that is meant'
-                 % ('it is empty' if not wanted else 'only reset or absent items'))
-    for one in wanted:
-        # Credentials loaded from files or AWS never passed through the argument spec's no_log.
-        ssm.module.no_log_values.update(secret_values(one.provider, one.credentials))
-        for deprecation in one.deprecations:
-            ssm.module.deprecate('%s: %s' % (one.where, deprecation['msg']), version=deprecation['version'],
-                                 collection_name=deprecation['collection_name'])
-
-    if params['verify_credentials'] and not params['allow_unverified']:
-        for one in wanted:
-            if unverifiable(one):
-                ssm.fail('%s: %s; set allow_unverified: true to store credentials that cannot be checked. Nothing '
-                         'was written to SSM' % (one.where, unverifiable(one)))
-
-    rows = ssm.rows()
-    try:
-        changes = [plan(one, rows, facts(ssm.client.version)) for one in wanted]
-    except PlanError as e:
-        ssm.fail(str(e))
-    purged = plan_purge(set(one.name for one in wanted), rows) if params['purge'] else []
-    left = untouchable(rows) if params['purge'] else {}
-    legacy = sorted(name for name in left if rows[name].get('provider') not in PROVIDERS)
-    if legacy:
-        ssm.module.warn('purge left %d row(s) of providers SSM no longer knows, which it cannot touch: %s. SSM does '
-                        'not use them for update checks, and its API refuses to delete a registry that is not '
-                        'custom; to remove them, delete them from SSM\'s MongoDB database, e.g. with mongosh on the '
-                        'ssm database: db.containerregistries.deleteOne({name: "%s"})' % (
-                            len(legacy), ', '.join('%s (provider %s)' % (name, rows[name].get('provider'))
-                                                   for name in legacy), legacy[0]))
-    slashed = sorted(name for name in left if name not in legacy)
-    if slashed:
-        ssm.module.warn('purge left %d row(s) whose name holds "/", which no request can reach (SSM\'s web proxy '
-                        'decodes %%2F and SSM answers 404): %s. To remove them, delete them from SSM\'s MongoDB '
-                        'database, e.g. with mongosh on the ssm database: db.containerregistries.deleteOne({name: '
-                        '"%s"})' % (len(slashed), ', '.join(slashed), slashed[0]))
-    # Reload rows left by interrupted runs go, whatever the task: SSM registered each as a custom registry.
-    names = set(one.name for one in wanted)
-    leftovers = plan_leftovers(dict((name, row) for name, row in rows.items() if name not in names))
-    purged += leftovers
-    verdicts = verify_all(ssm, wanted, params['allow_unverified']) if params['verify_credentials'] else {}
-
-    version = facts(ssm.client.version)
-    for warning in limits_of(version, wanted):
-        ssm.module.warn(warning)
-    writes = [c for c in changes + purged if c.changed]
-    reload_needed = params['reload_registries'] and version.needs_reload(
-        method for c in writes for method in c.methods)
-    if not ssm.check_mode:
-        apply_all(ssm, writes, reload_needed, rows)
-    if leftovers:
-        ssm.module.warn('%s %d short-lived registry row(s) that interrupted runs left behind (%s): SSM registered each '
-                        'as a custom registry that does not exist' % ('would remove' if ssm.check_mode else 'removed',
-                                                                      len(leftovers), ', '.join(c.name for c in leftovers)))
-
-    # Headers name the SSM: a fleet run shows the diffs of many servers one after the other.
-    diff = [dict(before=c.before, after=c.after, before_header='%s (SSM at %s)' % (c.name, ssm.url),
-                 after_header='%s (SSM at %s)' % (c.name, ssm.url)) for c in changes + purged if c.changed or c.before != c.after]
-    changed = any(c.changed for c in changes + purged)
-    if params['registries'] is None:
-        change = changes[0]
-        exists = change.method == 'PUT' or (change.row is not None and change.action != 'deleted')
-        registry = row_view(change.row, change) if exists else None
-        ssm.exit(changed=changed, diff=diff[0] if diff else dict(before=change.before, after=change.after),
-                 action=change.action, registry=registry, reloaded=reload_needed, **verdicts.get(change.name, {}))
-    ssm.exit(changed=changed, diff=diff, reloaded=reload_needed,
-             results=[dict(name=c.name, provider=c.provider, action=c.action, changed=c.changed,
-                           **verdicts.get(c.name, {})) for c in changes],
-             purged=[dict(name=c.name, provider=c.provider, action=c.action) for c in purged])
-
-
-def apply_all(ssm, writes, reload_needed, rows):
-    """Write every change, confirm with one read what SSM answered with its 500-after-write, then make SSM
-    load its registries again (also after a failure part-way: what landed is then in use)."""
-    done, unconfirmed, failure, half_reset = [], [], None, False
-    for change in writes:
-        try:
-            settled, doubtful = write(ssm.client, change)
-        except (SSMError, PlanError) as e:
-            failure = _half_done(change, e, done, writes)
-            half_reset = getattr(e, 'half_reset', False)
-            break
-        done.append(change)
-        if doubtful:
-            unconfirmed.append(settled)
-    if unconfirmed:
-        try:
-            confirm(ssm.client, unconfirmed)
-            ssm.module.warn('SSM answered HTTP 500 ("Cannot populate path `device`") after storing %d write(s); '
-                            'reading the registries back confirmed them. This is a defect of %s, not of your '
-                            'input' % (len(unconfirmed), facts(ssm.client.version).label))
-        except SSMError as e:
-            failure = '%s%s' % (failure + '. ' if failure else '', e)
-    if reload_needed and done and not half_reset:
-        try:
-            ssm.client.reload_registries(_as_written(rows, done))
-        except SSMError as e:
-            failure = '%s%s' % (failure + '. ' if failure else '', 'the registries are written; %s' % e)
-    if failure:
-        ssm.fail(failure, changed=bool(done))
-
-
-def _as_written(rows, done):
-    """SSM's rows after the writes of this run, as far as reloading needs them (whether credentials are set)."""
-    rows = dict(rows)
-    for change in done:
-        if change.method == 'DELETE':
-            rows.pop(change.name, None)
-        else:
-            rows[change.name] = dict(rows.get(change.name) or {}, name=change.name,
-                                     authSet=change.method != 'PATCH', auth=(change.body or {}).get('auth'))
-    return rows
-
-
-# Checks that fail the task whatever allow_unverified says, and how their message begins.
-FAILED_CHECKS = {
-    REJECTED: 'credentials rejected',
-    UNREACHABLE: 'registry unreachable, the credentials could not be checked',
-}
-
-
-def unverifiable(one):
-    """Why the credentials of `one` cannot be checked, when that is known before any request."""
-    if one.credentials is not None and one.provider == 'acr' and not (
-            one.check_inputs.get('acr_login_server') or one.check_inputs.get('registry_url')):
-        return 'acr_login_server (the <name>.azurecr.io login server, which SSM does not store) is needed to check ' \
-               'acr credentials'
-    return None
-
-
-def verify_all(ssm, wanted, allow_unverified=False):
-    """Log in to each registry with the credentials about to be stored; any rejection, and unless
-    allow_unverified any credentials that could not be checked, fails the task before the first write.
-    Check mode verifies too."""
-    verdicts = {}
-    for one in wanted:
-        if one.credentials is None:
-            continue
-        try:
-            result = check_credentials(one.provider, one.credentials, timeout=ssm.params['timeout'],
-                                       **one.check_inputs)
-        except MissingLibrary as e:
-            ssm.module.fail_json(msg='%s: %s' % (one.where, missing_required_lib(e.library)), exception=e.traceback)
-        verdict = dict(verified=result.verified, verify_status=result.status, verify_msg=result.message)
-        if result.status in FAILED_CHECKS:
-            ssm.fail('%s: %s: %s. Nothing was written to SSM' % (
-                one.where, FAILED_CHECKS[result.status], result.message), **verdict)
-        if result.verified is None and not allow_unverified:
-            ssm.fail('%s: the credentials could not be checked (%s): %s; set allow_unverified: true to store them '
-                     'unchecked. Nothing was written to SSM' % (one.where, result.status, result.message), **verdict)
-        verdicts[one.name] = verdict
-    return verdicts
-
-
-def _half_done(failed, error, done, changes):
-    """Say exactly what SSM holds when a write fails part-way through a list."""
-    message = '%s %s: %s' % (DOING[failed.action], failed.name, error)
-    if getattr(error, 'half_reset', False):
-        # Reloading would make SSM check the registry with empty credentials: it keeps those it loaded before.
-        message += ('. SSM now stores %s with its old values removed but still marked in use (auth_set true, no '
-                    'values)%s: once SSM loads its registries it checks %s with empty credentials. This run did not '
-                    'make SSM load them, so it goes on with the credentials it loaded before; running again completes '
-                    'the reset' % (failed.name, ', unless the failed PATCH landed' if may_have_landed(error, failed)
-                                   else '', failed.name))
-    elif isinstance(error, SSMError) and may_have_landed(error, failed):
-        message += ' (SSM did not confirm it: %s may or may not be %s; running again converges)' % (
-            failed.name, failed.action)
-    if done:
-        message += '. Already written: %s' % ', '.join('%s (%s)' % (c.name, c.action) for c in done)
-    pending = [c.name for c in changes if c.changed and c is not failed and c not in done]
-    if pending:
-        message += '. Not written: %s' % ', '.join(pending)
-    return message
+    converge(argument_spec())
 
 
 if __name__ == '__main__':

@@ -208,14 +208,12 @@ problems_found:
   sample: 0
 '''
 
-import os
-
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_module import SSMModule
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
 from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import diagnose, verification_problems
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts, read_stored
-from ansible_collections.squirrel.ssm.plugins.module_utils.registries import row_view
+from ansible_collections.squirrel.ssm.plugins.module_utils.registries import missing_ca_bundle, row_view, verify_fields
 from ansible_collections.squirrel.ssm.plugins.module_utils.registry_login import (
     NOT_CHECKED, NOT_VERIFIABLE, CheckResult, MissingLibrary, check_credentials)
 
@@ -241,10 +239,9 @@ def verdict(ssm, row):
 def main():
     ssm = SSMModule(dict(name=dict(type='str'), provider=dict(type='str'), diagnose=dict(type='bool', default=True),
                          verify_credentials=dict(type='bool', default=False), registry_ca_path=dict(type='path')))
-    ca_path = ssm.params['registry_ca_path']
-    if ca_path and not os.path.exists(ca_path):
-        ssm.fail('registry_ca_path %s does not exist: give the CA bundle (PEM) that signed the registries\' '
-                 'certificates' % ca_path)
+    missing = missing_ca_bundle(ssm.params['registry_ca_path'], 'the registries\' certificates')
+    if missing:
+        ssm.fail(missing)
     rows = ssm.rows()
     wanted = [row for name, row in sorted(rows.items())
               if ssm.params['name'] in (None, name) and ssm.params['provider'] in (None, row.get('provider'))]
@@ -256,7 +253,7 @@ def main():
             view['problems'] = found[row['name']]
         if ssm.params['verify_credentials']:
             checked = verdict(ssm, row)
-            view.update(verified=checked.verified, verify_status=checked.status, verify_msg=checked.message)
+            view.update(verify_fields(checked))
             if ssm.params['diagnose']:
                 view['problems'].extend(verification_problems(row.get('provider'), row['name'], checked.status,
                                                               checked.message, row.get('auth')))
