@@ -23,7 +23,7 @@ from ansible_collections.squirrel.ssm.plugins.module_utils.diagnosis import diag
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS
 from ansible_collections.squirrel.ssm.plugins.module_utils.registries import PlanError, resolve
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_api import (
-    CONNECTION_REQUIRED_ONE_OF, CONNECTION_REQUIRED_TOGETHER, CONNECTION_SPEC, REQUESTS_IMPORT_ERROR,
+    CONNECTION_REQUIRED_ONE_OF, CONNECTION_REQUIRED_TOGETHER, REQUESTS_IMPORT_ERROR,
     ConnectionInputError, SSMClient, SSMError, check_connection, scrub)
 from ansible_collections.squirrel.ssm.plugins.module_utils.ssm_versions import facts, read_stored
 from ansible_collections.squirrel.ssm.plugins.modules.ssm_registry_export import EXPORT_REQUIRED_IF, argument_spec

@@ -407,7 +407,7 @@ purged:
       returned: always
 '''
 
-from ansible_collections.squirrel.ssm.plugins.module_utils.registries import CHECK_KEYS, SOURCE_KEYS, converge
+from ansible_collections.squirrel.ssm.plugins.module_utils.registries import CHECK_KEYS, converge
 from ansible_collections.squirrel.ssm.plugins.module_utils.providers import PROVIDERS, credentials_argument_spec
 
 STATES = ['present', 'reset', 'absent']

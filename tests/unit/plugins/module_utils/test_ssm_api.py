@@ -69,6 +69,12 @@ def test_connection_inputs_are_trimmed_where_whitespace_cannot_belong():
     assert check_connection(dict(GOOD, validate_certs=False, ca_path='/nonexistent'))['ca_path'] == '/nonexistent'
 
 
+def test_connection_options_are_taken_from_a_whole_task():
+    """Modules and the export action pass all their parameters: only the connection options reach the client."""
+    task = dict(GOOD, credentials={'token': 'not-for-ssm'}, provider='ghcr', path='/tmp/x.yml')
+    assert check_connection(task) == check_connection(GOOD) and set(check_connection(task)) == set(GOOD)
+
+
 def _closed_port():
     import socket
     sock = socket.socket()
