@@ -6,106 +6,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-# Every provider's fields, written once: the option credentials and each item of registries have them.
-_FIELDS = r'''
-accesskey:
-  description:
-  - 'ecr: alias of I(accesskeyid).'
-  type: raw
-accesskeyid:
-  description:
-  - 'ecr: AWS access key ID (the guide calls it I(accesskey)). Required.'
-  type: raw
-account:
-  description:
-  - 'quay: Robot account name (the part after C(+)). Required.'
-  type: raw
-auth:
-  description:
-  - 'custom: Base64 of C(login:password), instead of I(login) and I(password).'
-  - 'forgejo: Base64 of C(login:password), instead of I(login) and I(password).'
-  - 'gitea: Base64 of C(login:password), instead of I(login) and I(password).'
-  - 'hub: Base64 of C(login:password), instead of I(login) and I(password).'
-  - 'Secret: never logged nor returned.'
-  type: raw
-authurl:
-  description:
-  - 'gitlab: GitLab authentication base URL. Default C(https://gitlab.com).'
-  type: raw
-clientemail:
-  description:
-  - 'gcr: Service account C(client_email). Required.'
-  type: raw
-clientid:
-  description:
-  - 'acr: Service principal client ID. Required.'
-  type: raw
-clientsecret:
-  description:
-  - 'acr: Service principal secret. Required.'
-  - 'Secret: never logged nor returned.'
-  type: raw
-login:
-  description:
-  - 'custom: Login (user name) on the registry; goes with I(password).'
-  - 'forgejo: Login (user name) on the registry; goes with I(password).'
-  - 'gitea: Login (user name) on the registry; goes with I(password).'
-  - 'hub: Docker ID (not the e-mail address); goes with I(password).'
-  type: raw
-namespace:
-  description:
-  - 'quay: Robot account namespace (the part before C(+)). Required.'
-  type: raw
-password:
-  description:
-  - 'custom: Password or token of I(login).'
-  - 'forgejo: Password or token of I(login).'
-  - 'gitea: Password or token of I(login).'
-  - 'hub: Docker Hub access token or password. I(token) is its deprecated spelling.'
-  - 'Secret: never logged nor returned.'
-  type: raw
-privatekey:
-  description:
-  - 'gcr: Service account C(private_key) (PEM). Required.'
-  - 'Secret: never logged nor returned.'
-  type: raw
-region:
-  description:
-  - 'ecr: AWS region code, for example C(eu-west-1). Required.'
-  type: raw
-secretaccesskey:
-  description:
-  - 'ecr: AWS secret access key. Required.'
-  - 'Secret: never logged nor returned.'
-  type: raw
-token:
-  description:
-  - 'ghcr: GitHub personal access token (C(read:packages)). Required.'
-  - 'gitlab: GitLab personal access token (C(read_registry)). Required.'
-  - 'hub: alias of I(password) (deprecated).'
-  - 'lscr: GitHub personal access token (C(read:packages)). Required.'
-  - 'quay: Robot account token. Required.'
-  - 'Secret: never logged nor returned.'
-  type: raw
-url:
-  description:
-  - 'custom: Registry URL, for example C(http://localhost:5000); SSM appends C(/v2) itself. Required.'
-  - 'forgejo: Forgejo URL, for example C(https://forgejo.example.com); SSM adds C(https://) when the scheme is missing.
-    Required.'
-  - 'gitea: Gitea URL, for example C(https://gitea.example.com); SSM adds C(https://) when the scheme is missing.
-    Required.'
-  - 'gitlab: Registry base URL. Default C(https://registry.gitlab.com).'
-  type: raw
-username:
-  description:
-  - 'ghcr: GitHub user name. Required.'
-  - 'lscr: GitHub user name. Required.'
-  type: raw'''
-
-
-def _fields(columns):
-    return _FIELDS.replace('\n', '\n' + ' ' * columns)
-
 
 class ModuleDocFragment(object):
     DOCUMENTATION = r'''
@@ -128,7 +28,100 @@ options:
     - 'lscr: token (secret), username.'
     - 'quay: account, namespace, token (secret).'
     type: dict
-    suboptions:''' + _fields(6) + r'''
+    suboptions: &provider_fields
+      accesskey:
+        description:
+        - 'ecr: alias of I(accesskeyid).'
+        type: raw
+      accesskeyid:
+        description:
+        - 'ecr: AWS access key ID (the guide calls it I(accesskey)). Required.'
+        type: raw
+      account:
+        description:
+        - 'quay: Robot account name (the part after C(+)). Required.'
+        type: raw
+      auth:
+        description:
+        - 'custom: Base64 of C(login:password), instead of I(login) and I(password).'
+        - 'forgejo: Base64 of C(login:password), instead of I(login) and I(password).'
+        - 'gitea: Base64 of C(login:password), instead of I(login) and I(password).'
+        - 'hub: Base64 of C(login:password), instead of I(login) and I(password).'
+        - 'Secret: never logged nor returned.'
+        type: raw
+      authurl:
+        description:
+        - 'gitlab: GitLab authentication base URL. Default C(https://gitlab.com).'
+        type: raw
+      clientemail:
+        description:
+        - 'gcr: Service account C(client_email). Required.'
+        type: raw
+      clientid:
+        description:
+        - 'acr: Service principal client ID. Required.'
+        type: raw
+      clientsecret:
+        description:
+        - 'acr: Service principal secret. Required.'
+        - 'Secret: never logged nor returned.'
+        type: raw
+      login:
+        description:
+        - 'custom: Login (user name) on the registry; goes with I(password).'
+        - 'forgejo: Login (user name) on the registry; goes with I(password).'
+        - 'gitea: Login (user name) on the registry; goes with I(password).'
+        - 'hub: Docker ID (not the e-mail address); goes with I(password).'
+        type: raw
+      namespace:
+        description:
+        - 'quay: Robot account namespace (the part before C(+)). Required.'
+        type: raw
+      password:
+        description:
+        - 'custom: Password or token of I(login).'
+        - 'forgejo: Password or token of I(login).'
+        - 'gitea: Password or token of I(login).'
+        - 'hub: Docker Hub access token or password. I(token) is its deprecated spelling.'
+        - 'Secret: never logged nor returned.'
+        type: raw
+      privatekey:
+        description:
+        - 'gcr: Service account C(private_key) (PEM). Required.'
+        - 'Secret: never logged nor returned.'
+        type: raw
+      region:
+        description:
+        - 'ecr: AWS region code, for example C(eu-west-1). Required.'
+        type: raw
+      secretaccesskey:
+        description:
+        - 'ecr: AWS secret access key. Required.'
+        - 'Secret: never logged nor returned.'
+        type: raw
+      token:
+        description:
+        - 'ghcr: GitHub personal access token (C(read:packages)). Required.'
+        - 'gitlab: GitLab personal access token (C(read_registry)). Required.'
+        - 'hub: alias of I(password) (deprecated).'
+        - 'lscr: GitHub personal access token (C(read:packages)). Required.'
+        - 'quay: Robot account token. Required.'
+        - 'Secret: never logged nor returned.'
+        type: raw
+      url:
+        description:
+        - 'custom: Registry URL, for example C(http://localhost:5000); SSM appends C(/v2) itself. Required.'
+        - 'forgejo: Forgejo URL, for example C(https://forgejo.example.com); SSM adds C(https://) when the scheme
+          is missing. Required.'
+        - 'gitea: Gitea URL, for example C(https://gitea.example.com); SSM adds C(https://) when the scheme is missing.
+          Required.'
+        - 'gitlab: Registry base URL. Default C(https://registry.gitlab.com).'
+        type: raw
+      username:
+        description:
+        - 'ghcr: GitHub user name. Required.'
+        - 'lscr: GitHub user name. Required.'
+        type: raw
   registries:
     description:
     - A whole set of registries, managed in one task with one read of SSM.
@@ -171,7 +164,7 @@ options:
         description:
         - The fields of the provider, as O(credentials).
         type: dict
-        suboptions:''' + _fields(10) + r'''
+        suboptions: *provider_fields
       registry_url:
         description:
         - As O(registry_url), for this item.
