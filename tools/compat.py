@@ -21,6 +21,7 @@ ansible-galaxy into build/compat/X.Y/collections, then, against the SSM sandbox:
 COMPAT_TIMES=1 prints the time of every command. A version PyPI does not serve, or whose controller Python this machine lacks, is skipped with a line saying so.
 """
 
+import fcntl
 import glob
 import json
 import os
@@ -83,6 +84,14 @@ def venv(core):
     python = next((p for p in map(find_python, VERSIONS[core]) if p), None)
     if not python:
         return None, 'no Python %s on this machine' % ' or '.join(VERSIONS[core])
+    os.makedirs(os.path.join(COMPAT, core), exist_ok=True)
+    # Two test workers may ask for the same venv at once on a fresh machine: one builds it, the other waits.
+    with open(os.path.join(COMPAT, core, 'venv.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _venv(core, python)
+
+
+def _venv(core, python):
     home = os.path.join(COMPAT, core, 'venv')
     spec = ['ansible-core==%s.*' % core, 'requests>=2.25']
     stamp = os.path.join(home, '.compat-spec')
